@@ -1,0 +1,94 @@
+// The Backend contract: everything core asks of a device. A backend (the CPU reference interpreter,
+// WebGPU, gpu.js) implements this interface and registers itself when its package is imported.
+//
+// Ordering: dispatches and writes take effect in call order. A backend may defer dispatches (batch them
+// in one command encoder) until `read` or `flush`; `read` always sees every earlier dispatch.
+import type { Capability, Kernel } from './ir/types.js';
+
+export type DType = 'f32' | 'i32';
+
+/** An opaque device buffer of `length` elements of `dtype`. */
+export interface DeviceBuffer {
+  readonly length: number;
+  readonly dtype: DType;
+  /** Bytes this buffer occupies on the device (a float64 reference stores f32 data in 8 bytes). */
+  readonly bytes: number;
+}
+
+/** A compiled kernel, cached by the backend under the kernel's structural hash. */
+export interface Executable {
+  readonly kernel: Kernel;
+  readonly hash: string;
+}
+
+export interface Bindings {
+  /** Buffers by the kernel's binding names. */
+  buffers: Record<string, DeviceBuffer>;
+  /** Uniform scalars by name (sizes, strides, scales). */
+  uniforms?: Record<string, number>;
+}
+
+/** Workgroup counts along x, y, z (each at most `limits.maxWorkgroupsPerDimension`). */
+export type Grid = [number, number, number];
+
+export interface Limits {
+  /** Largest storage buffer binding, in bytes. */
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+  /** Workgroup memory per workgroup, in bytes (0 where there is none, as on gpu.js). */
+  maxWorkgroupStorageSize: number;
+  maxInvocationsPerWorkgroup: number;
+  maxWorkgroupsPerDimension: number;
+}
+
+export interface Capabilities {
+  /** Which IR features kernels may use here; a kernel needing a missing one is refused at compile. */
+  features: ReadonlySet<Capability>;
+  /** Subgroup size when 'subgroups' is present (the interpreter's is configurable). */
+  subgroupSize?: number;
+  /** Only map kernels run (gpu.js). */
+  mapOnly: boolean;
+  limits: Limits;
+}
+
+export interface MemoryStats {
+  /** Buffers allocated and not freed. */
+  liveBuffers: number;
+  /** Bytes held by live buffers. */
+  bytesInUse: number;
+  /** Highest bytesInUse since the last resetPeak(). */
+  peakBytes: number;
+  /** Bytes kept in a pool for reuse, not counted as in use. */
+  pooledBytes: number;
+}
+
+export interface Backend {
+  /** Registry name, e.g. 'cpu', 'webgpu', 'gpujs:webasm'. */
+  readonly name: string;
+  /** A one-line description (device, mode) for reports. */
+  readonly description: string;
+  readonly capabilities: Capabilities;
+
+  allocate(length: number, dtype: DType): DeviceBuffer;
+  /** Frees a buffer; a backend with deferred work frees it after that work is submitted. */
+  free(buffer: DeviceBuffer): void;
+  write(buffer: DeviceBuffer, data: ArrayLike<number>, offset?: number): void;
+  /** Reads back every element; sees all earlier dispatches. */
+  read(buffer: DeviceBuffer): Promise<Float64Array | Float32Array | Int32Array>;
+
+  /** Validates and compiles a kernel (cached by its hash); throws if it needs a missing capability. */
+  compile(kernel: Kernel): Executable;
+  dispatch(exe: Executable, bindings: Bindings, grid: Grid): void;
+  /** Submits deferred work and waits until it completes. */
+  flush(): Promise<void>;
+
+  memory(): MemoryStats;
+  resetPeak(): void;
+  /** Releases the device; the backend is unusable afterwards. */
+  destroy(): void;
+}
+
+/** Byte size of one element of a dtype on a device that stores floats in `floatBytes`. */
+export function elementBytes(dtype: DType, floatBytes = 4): number {
+  return dtype === 'f32' ? floatBytes : 4;
+}

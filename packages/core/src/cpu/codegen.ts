@@ -1,0 +1,168 @@
+// IR -> JavaScript for the CPU reference. The generated source is the IR's meaning written out:
+// f32 arithmetic rounds every result with Math.fround (or not at all in f64 mode), i32/u32 wrap as on a
+// GPU, reads and writes are bounds-checked and throw. Kernels with barriers or subgroup operations are
+// compiled to generators that yield at each synchronisation point, so a scheduler can run a workgroup's
+// invocations in lockstep (see interpreter.ts).
+import type { Expr, Kernel, ScalarType, Stmt, ValueType } from '../ir/types.js';
+import { vectorInfo } from '../ir/types.js';
+import type { KernelInfo } from '../ir/validate.js';
+
+export type Precision = 'f32' | 'f64';
+
+export interface GeneratedKernel {
+  /** Plain: run(B, U, S, wx, wy, wz, nx, ny, nz) runs a whole workgroup. */
+  source: string;
+  /** True when each invocation is a generator that must be scheduled in lockstep. */
+  lockstep: boolean;
+}
+
+const id = (prefix: string, name: string) => `${prefix}_${name}`;
+
+export function generateJs(kernel: Kernel, info: KernelInfo, precision: Precision, subgroupSize: number): GeneratedKernel {
+  const lockstep = info.usesBarrier || info.usesSubgroups;
+  const [WX, WY] = kernel.workgroupSize;
+  const round = (s: string) => (precision === 'f32' ? `Math.fround(${s})` : `(${s})`);
+  let site = 0;
+  const typeOf = (e: Expr): ValueType => info.types.get(e)!;
+
+  const scalarBinary = (op: string, t: ScalarType, a: string, b: string): string => {
+    if (op === '<' || op === '<=' || op === '>' || op === '>=') return `(${a} ${op} ${b})`;
+    if (op === '==') return `(${a} === ${b})`;
+    if (op === '!=') return `(${a} !== ${b})`;
+    if (op === '&&' || op === '||') return `(${a} ${op} ${b})`;
+    if (op === 'min') return `Math.min(${a}, ${b})`;
+    if (op === 'max') return `Math.max(${a}, ${b})`;
+    if (t === 'f32') {
+      if (op === 'pow') return round(`Math.pow(${a}, ${b})`);
+      return round(`${a} ${op} ${b}`);
+    }
+    const u = t === 'u32';
+    switch (op) {
+      case '+': return u ? `((${a} + ${b}) >>> 0)` : `((${a} + ${b}) | 0)`;
+      case '-': return u ? `((${a} - ${b}) >>> 0)` : `((${a} - ${b}) | 0)`;
+      case '*': return u ? `(Math.imul(${a}, ${b}) >>> 0)` : `Math.imul(${a}, ${b})`;
+      case '/': return `${u ? 'udiv' : 'idiv'}(${a}, ${b})`;
+      case '%': return `${u ? 'umod' : 'imod'}(${a}, ${b})`;
+      case '&': case '|': case '^': return u ? `((${a} ${op} ${b}) >>> 0)` : `(${a} ${op} ${b})`;
+      case '<<': return u ? `((${a} << (${b} & 31)) >>> 0)` : `(${a} << (${b} & 31))`;
+      case '>>': return u ? `(${a} >>> (${b} & 31))` : `(${a} >> (${b} & 31))`;
+    }
+    throw new Error(`codegen: binary ${op} on ${t}`);
+  };
+
+  const scalarUnary = (op: string, t: ScalarType, a: string): string => {
+    switch (op) {
+      case 'not': return `(!${a})`;
+      case 'neg': return t === 'f32' ? `(-${a})` : `((-${a}) | 0)`;
+      case 'abs': return t === 'f32' ? `Math.abs(${a})` : `(Math.abs(${a}) | 0)`;
+      case 'rsqrt': return round(`1 / Math.sqrt(${a})`);
+      case 'exp': case 'log': case 'sqrt': case 'tanh': case 'floor': case 'ceil': case 'sin': case 'cos':
+        return round(`Math.${op}(${a})`);
+    }
+    throw new Error(`codegen: unary ${op}`);
+  };
+
+  const cast = (from: ScalarType, to: ScalarType, a: string): string => {
+    if (from === to) return a;
+    if (to === 'bool') return `(${a} !== 0)`;
+    if (from === 'bool') return `(${a} ? 1 : 0)`;
+    if (to === 'f32') return round(a);
+    if (to === 'i32') return from === 'f32' ? `f2i(${a})` : `(${a} | 0)`;
+    return from === 'f32' ? `f2u(${a})` : `(${a} >>> 0)`;
+  };
+
+  const constant = (e: Extract<Expr, { k: 'const' }>): string => {
+    if (e.type === 'bool') return String(e.value);
+    const v = e.value as number;
+    const n = e.type === 'f32' ? (precision === 'f32' ? Math.fround(v) : v) : e.type === 'i32' ? v | 0 : v >>> 0;
+    return `(${n})`;
+  };
+
+  const builtin = (e: Extract<Expr, { k: 'builtin' }>): string => {
+    const ax = ['x', 'y', 'z'][e.axis]!;
+    switch (e.name) {
+      case 'globalId': return `(w${ax} * W${ax.toUpperCase()} + l${ax})`;
+      case 'localId': return `l${ax}`;
+      case 'workgroupId': return `w${ax}`;
+      case 'numWorkgroups': return `n${ax}`;
+      case 'localIndex': return 'li';
+      case 'subgroupInvocationId': return `(li % ${subgroupSize})`;
+      case 'subgroupSize': return `${subgroupSize}`;
+    }
+  };
+
+  // Applies a scalar operator to each lane of a vector (or directly to scalars).
+  const lanewise = (t: ValueType, parts: string[], f: (elem: ScalarType, xs: string[]) => string): string => {
+    const { elem, lanes } = vectorInfo(t);
+    if (lanes === 1) return f(elem, parts);
+    const lanesCode = Array.from({ length: lanes }, (_, i) => f(elem, parts.map((_p, j) => `_v${j}[${i}]`)));
+    return `((${parts.map((_p, j) => `_v${j}`).join(', ')}) => [${lanesCode.join(', ')}])(${parts.join(', ')})`;
+  };
+
+  const load = (arrayVar: string, t: ValueType, index: string, label: string): string => {
+    const { elem, lanes } = vectorInfo(t);
+    const read = lanes === 1 ? `rd(${arrayVar}, ${index}, ${JSON.stringify(label)})` : `rdv(${arrayVar}, ${index}, ${lanes}, ${JSON.stringify(label)})`;
+    return elem === 'u32' ? lanewise(t, [read], (_e, [x]) => `(${x} >>> 0)`) : read;
+  };
+
+  const ex = (e: Expr): string => {
+    switch (e.k) {
+      case 'const': return constant(e);
+      case 'ref': return id('v', e.name);
+      case 'uniform': return id('u', e.name);
+      case 'builtin': return builtin(e);
+      case 'load': return load(id('b', e.buf), typeOf(e), ex(e.index), e.buf);
+      case 'loadShared': return load(id('s', e.arr), typeOf(e), ex(e.index), e.arr);
+      case 'binary': return lanewise(typeOf(e.a), [ex(e.a), ex(e.b)], (t, [a, b]) => scalarBinary(e.op, t, a!, b!));
+      case 'unary': return lanewise(typeOf(e.a), [ex(e.a)], (t, [a]) => scalarUnary(e.op, t, a!));
+      case 'select': return `(${ex(e.cond)} ? ${ex(e.a)} : ${ex(e.b)})`;
+      case 'cast': return cast(typeOf(e.a) as ScalarType, e.to, ex(e.a));
+      case 'vec': return `[${e.parts.map(ex).join(', ')}]`;
+      case 'component': return `(${ex(e.a)})[${e.index}]`;
+      case 'subgroup': {
+        const elem = vectorInfo(typeOf(e)).elem;
+        return `(yield [${site++}, ${JSON.stringify(e.op)}, ${ex(e.a)}, ${e.lane ? ex(e.lane) : -1}, ${JSON.stringify(elem)}])`;
+      }
+    }
+  };
+
+  const store = (arrayVar: string, t: ValueType, index: string, value: string, label: string): string => {
+    const lanes = vectorInfo(t).lanes;
+    return lanes === 1
+      ? `wr(${arrayVar}, ${index}, ${value}, ${JSON.stringify(label)});`
+      : `wrv(${arrayVar}, ${index}, ${lanes}, ${value}, ${JSON.stringify(label)});`;
+  };
+
+  const st = (s: Stmt, ind: string): string => {
+    switch (s.k) {
+      case 'let': return `${ind}const ${id('v', s.name)} = ${ex(s.value)};`;
+      case 'var': return `${ind}let ${id('v', s.name)} = ${ex(s.init)};`;
+      case 'assign': return `${ind}${id('v', s.name)} = ${ex(s.value)};`;
+      case 'store': return ind + store(id('b', s.buf), kernel.buffers.find((b) => b.name === s.buf)!.type, ex(s.index), ex(s.value), s.buf);
+      case 'storeShared': return ind + store(id('s', s.arr), kernel.shared.find((a) => a.name === s.arr)!.type, ex(s.index), ex(s.value), s.arr);
+      case 'if': {
+        const els = s.else.length ? ` else {\n${block(s.else, ind + '  ')}\n${ind}}` : '';
+        return `${ind}if (${ex(s.cond)}) {\n${block(s.then, ind + '  ')}\n${ind}}${els}`;
+      }
+      case 'for': {
+        const v = id('v', s.name);
+        return `${ind}for (let ${v} = ${ex(s.from)}; ${v} < ${ex(s.to)}; ${v} += ${s.step}) {\n${block(s.body, ind + '  ')}\n${ind}}`;
+      }
+      case 'barrier': return `${ind}yield 0;`;
+      case 'return': return lockstep ? `${ind}return;` : `${ind}break inv;`;
+    }
+  };
+  const block = (stmts: Stmt[], ind: string) => stmts.map((s) => st(s, ind)).join('\n');
+
+  const prologue = [
+    ...kernel.buffers.map((b) => `const ${id('b', b.name)} = B[${JSON.stringify(b.name)}];`),
+    ...kernel.uniforms.map((u) => `const ${id('u', u.name)} = U[${JSON.stringify(u.name)}];`),
+    ...kernel.shared.map((a) => `const ${id('s', a.name)} = S[${JSON.stringify(a.name)}];`),
+    `const WX = ${WX}, WY = ${WY}, WZ = ${kernel.workgroupSize[2]};`,
+  ].join('\n');
+  const body = block(kernel.body, '      ');
+  const source = lockstep
+    ? `${prologue}\nreturn function* (wx, wy, wz, nx, ny, nz, lx, ly, lz) {\n  const li = lx + ly * WX + lz * WX * WY;\n${body}\n};`
+    : `${prologue}\nfor (let lz = 0; lz < WZ; lz++) for (let ly = 0; ly < WY; ly++) for (let lx = 0; lx < WX; lx++) {\n  const li = lx + ly * WX + lz * WX * WY;\n  inv: {\n${body}\n  }\n}`;
+  return { source, lockstep };
+}

@@ -1,0 +1,36 @@
+// @cce/core: tensors, tape autograd, the kernel IR, the Backend contract and the CPU reference backend.
+export * from './backend.js';
+export * from './registry.js';
+export * from './tensor.js';
+export * from './memory.js';
+export * from './random.js';
+export * from './ir/types.js';
+export * from './ir/builder.js';
+export * from './ir/validate.js';
+export * from './ir/hash.js';
+export * from './kernel-checks.js';
+export { CpuBackend, type CpuBackendOptions } from './cpu/backend.js';
+export { generateJs } from './cpu/codegen.js';
+export * from './ops/api.js';
+export { type ElementwiseFn, coordinates, stridedOffset } from './ops/kernels.js';
+export { grid1d, dispatchKernel, runMap, memoKernel, contiguousStrides } from './ops/launch.js';
+export { broadcastShapes } from './ops/shape-utils.js';
+export * from './ops/elementwise-specs.js';
+export { backward, noGrad, isGradEnabled, record } from './autograd/tape.js';
+export type { OpAttrs, OpName, TapeNode } from './autograd/node.js';
+export { vjpRules, sumTo } from './autograd/vjp.js';
+export * from './autograd/fused.js';
+export * from './gradcheck.js';
+
+import { CpuBackend } from './cpu/backend.js';
+import { registerBackend } from './registry.js';
+
+// The reference interpreter is always available, as the last resort.
+registerBackend({
+  name: 'cpu',
+  priority: 0,
+  create: async (variant) => {
+    if (variant && variant !== 'f32' && variant !== 'f64') throw new Error(`cpu: unknown variant '${variant}' (use cpu, cpu:f32 or cpu:f64)`);
+    return new CpuBackend({ precision: variant === 'f64' ? 'f64' : 'f32' });
+  },
+});

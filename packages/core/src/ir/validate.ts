@@ -1,0 +1,277 @@
+// Type inference and validation of kernels. Every backend calls `validateKernel` before lowering; the
+// returned type map is what code generators use to pick per-type operators.
+import {
+  type Capability, type Expr, type Kernel, type Stmt, type ValueType,
+  isVector, vectorInfo,
+} from './types.js';
+
+export class KernelValidationError extends Error {
+  constructor(kernel: string, where: string, message: string) {
+    super(`kernel '${kernel}': ${message} (at ${where})`);
+    this.name = 'KernelValidationError';
+  }
+}
+
+export interface KernelInfo {
+  types: Map<Expr, ValueType>;
+  varTypes: Map<string, ValueType>;
+  requires: Set<Capability>;
+  usesBarrier: boolean;
+  usesSubgroups: boolean;
+}
+
+const describe = (e: Expr | Stmt): string => {
+  const s = JSON.stringify(e);
+  return s.length > 120 ? s.slice(0, 117) + '...' : s;
+};
+
+const ARITH = new Set(['+', '-', '*', '/', '%', 'min', 'max', 'pow']);
+const COMPARE = new Set(['<', '<=', '>', '>=', '==', '!=']);
+const LOGIC = new Set(['&&', '||']);
+const BITS = new Set(['&', '|', '^', '<<', '>>']);
+const FLOAT_ONLY_UNARY = new Set(['exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'floor', 'ceil', 'sin', 'cos']);
+
+const infoCache = new WeakMap<Kernel, KernelInfo>();
+
+/** Validates a kernel and returns the type of every expression; throws naming the offending node. */
+export function validateKernel(kernel: Kernel): KernelInfo {
+  const cached = infoCache.get(kernel);
+  if (cached) return cached;
+  const fail = (node: Expr | Stmt, msg: string): never => {
+    throw new KernelValidationError(kernel.name, describe(node), msg);
+  };
+  const types = new Map<Expr, ValueType>();
+  const varTypes = new Map<string, ValueType>();
+  const mutable = new Set<string>();
+  const requires = new Set<Capability>();
+  let usesBarrier = false;
+  let usesSubgroups = false;
+
+  const names = new Set<string>();
+  const declare = (node: Expr | Stmt, name: string) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) fail(node, `invalid identifier '${name}'`);
+    if (names.has(name)) fail(node, `name '${name}' declared twice`);
+    names.add(name);
+  };
+  const wg = kernel.workgroupSize;
+  if (wg.length !== 3 || wg.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new KernelValidationError(kernel.name, 'workgroupSize', `workgroup size must be 3 positive integers, got ${JSON.stringify(wg)}`);
+  }
+  const buffers = new Map(kernel.buffers.map((b) => [b.name, b]));
+  const uniforms = new Map(kernel.uniforms.map((u) => [u.name, u]));
+  const shared = new Map(kernel.shared.map((s) => [s.name, s]));
+  for (const d of [...kernel.buffers, ...kernel.uniforms, ...kernel.shared]) {
+    declare({ k: 'ref', name: d.name }, d.name);
+  }
+  for (const s of kernel.shared) {
+    if (!Number.isInteger(s.length) || s.length < 1) fail({ k: 'ref', name: s.name }, `workgroup array length must be a positive integer`);
+  }
+  if (kernel.shared.length) requires.add('workgroupMemory');
+
+  const typeOf = (e: Expr): ValueType => {
+    const t = infer(e);
+    types.set(e, t);
+    return t;
+  };
+  const expectIndex = (e: Expr, parent: Expr | Stmt) => {
+    const t = typeOf(e);
+    if (t !== 'i32' && t !== 'u32') fail(parent, `index must be i32 or u32, got ${t}`);
+  };
+
+  function infer(e: Expr): ValueType {
+    switch (e.k) {
+      case 'const':
+        if (e.type === 'bool' ? typeof e.value !== 'boolean' : typeof e.value !== 'number' || !Number.isFinite(e.value)) {
+          fail(e, `constant ${String(e.value)} does not fit type ${e.type}`);
+        }
+        if ((e.type === 'i32' || e.type === 'u32') && !Number.isInteger(e.value)) fail(e, `integer constant expected`);
+        return e.type;
+      case 'ref': {
+        const t = varTypes.get(e.name);
+        if (!t) fail(e, `unknown variable '${e.name}'`);
+        return t!;
+      }
+      case 'uniform': {
+        const u = uniforms.get(e.name);
+        if (!u) fail(e, `unknown uniform '${e.name}'`);
+        return u!.type;
+      }
+      case 'builtin':
+        if (e.name === 'subgroupInvocationId' || e.name === 'subgroupSize') {
+          requires.add('subgroups');
+          usesSubgroups = true;
+        }
+        return 'i32';
+      case 'load': {
+        const b = buffers.get(e.buf);
+        if (!b) fail(e, `unknown buffer '${e.buf}'`);
+        expectIndex(e.index, e);
+        return b!.type;
+      }
+      case 'loadShared': {
+        const s = shared.get(e.arr);
+        if (!s) fail(e, `unknown workgroup array '${e.arr}'`);
+        expectIndex(e.index, e);
+        return s!.type;
+      }
+      case 'binary': {
+        const a = typeOf(e.a);
+        const b = typeOf(e.b);
+        if (a !== b) fail(e, `operand types differ: ${a} ${e.op} ${b}`);
+        const elem = vectorInfo(a).elem;
+        if (ARITH.has(e.op)) {
+          if (elem === 'bool') fail(e, `arithmetic '${e.op}' on bool`);
+          if (e.op === 'pow' && elem !== 'f32') fail(e, `pow needs f32, got ${a}`);
+          return a;
+        }
+        if (COMPARE.has(e.op)) {
+          if (isVector(a)) fail(e, `comparison of vectors is not supported`);
+          if (elem === 'bool' && e.op !== '==' && e.op !== '!=') fail(e, `ordering comparison on bool`);
+          return 'bool';
+        }
+        if (LOGIC.has(e.op)) {
+          if (a !== 'bool') fail(e, `'${e.op}' needs bool operands, got ${a}`);
+          return 'bool';
+        }
+        if (BITS.has(e.op)) {
+          if (elem !== 'i32' && elem !== 'u32') fail(e, `bit operation '${e.op}' needs integers, got ${a}`);
+          return a;
+        }
+        return fail(e, `unknown binary operator '${e.op}'`);
+      }
+      case 'unary': {
+        const a = typeOf(e.a);
+        const elem = vectorInfo(a).elem;
+        if (e.op === 'not') {
+          if (a !== 'bool') fail(e, `'not' needs bool, got ${a}`);
+        } else if (FLOAT_ONLY_UNARY.has(e.op)) {
+          if (elem !== 'f32') fail(e, `'${e.op}' needs f32, got ${a}`);
+        } else if (e.op === 'neg' || e.op === 'abs') {
+          if (elem === 'bool' || elem === 'u32') fail(e, `'${e.op}' needs f32 or i32, got ${a}`);
+        } else {
+          fail(e, `unknown unary operator '${e.op}'`);
+        }
+        return a;
+      }
+      case 'select': {
+        if (typeOf(e.cond) !== 'bool') fail(e, `select condition must be bool`);
+        const a = typeOf(e.a);
+        const b = typeOf(e.b);
+        if (a !== b) fail(e, `select branches differ: ${a} vs ${b}`);
+        return a;
+      }
+      case 'cast': {
+        const a = typeOf(e.a);
+        if (isVector(a)) fail(e, `cast of a vector is not supported`);
+        return e.to;
+      }
+      case 'vec': {
+        const { elem, lanes } = vectorInfo(e.type);
+        if (e.parts.length !== lanes) fail(e, `${e.type} needs ${lanes} parts, got ${e.parts.length}`);
+        for (const p of e.parts) if (typeOf(p) !== elem) fail(e, `${e.type} part must be ${elem}`);
+        return e.type;
+      }
+      case 'component': {
+        const a = typeOf(e.a);
+        const { elem, lanes } = vectorInfo(a);
+        if (!isVector(a)) fail(e, `component of non-vector ${a}`);
+        if (!Number.isInteger(e.index) || e.index < 0 || e.index >= lanes) fail(e, `component ${e.index} out of range for ${a}`);
+        return elem;
+      }
+      case 'subgroup': {
+        requires.add('subgroups');
+        usesSubgroups = true;
+        const a = typeOf(e.a);
+        if (vectorInfo(a).elem === 'bool') fail(e, `subgroup ${e.op} of bool`);
+        if (e.op === 'broadcast' || e.op === 'shuffle') {
+          if (!e.lane) fail(e, `subgroup ${e.op} needs a lane`);
+          expectIndex(e.lane!, e);
+          if (e.op === 'broadcast' && e.lane!.k !== 'const') fail(e, `subgroup broadcast lane must be a constant`);
+        } else if (e.lane) fail(e, `subgroup ${e.op} takes no lane`);
+        return a;
+      }
+    }
+    return fail(e, `unknown expression kind`);
+  }
+
+  const walk = (stmts: Stmt[], loopVars: Set<string>) => {
+    for (const s of stmts) {
+      switch (s.k) {
+        case 'let': {
+          const t = typeOf(s.value);
+          declare(s, s.name);
+          varTypes.set(s.name, t);
+          break;
+        }
+        case 'var': {
+          declare(s, s.name);
+          if (typeOf(s.init) !== s.type) fail(s, `var '${s.name}' of type ${s.type} initialised with ${types.get(s.init)}`);
+          varTypes.set(s.name, s.type);
+          mutable.add(s.name);
+          break;
+        }
+        case 'assign': {
+          if (!mutable.has(s.name)) fail(s, `assignment to '${s.name}', which is not a var`);
+          if (loopVars.has(s.name)) fail(s, `assignment to loop variable '${s.name}'`);
+          const t = typeOf(s.value);
+          if (t !== varTypes.get(s.name)) fail(s, `assigning ${t} to '${s.name}' of type ${varTypes.get(s.name)}`);
+          break;
+        }
+        case 'store': {
+          const b = buffers.get(s.buf);
+          if (!b) fail(s, `unknown buffer '${s.buf}'`);
+          if (b!.access !== 'read_write') fail(s, `store to read-only buffer '${s.buf}'`);
+          expectIndex(s.index, s);
+          const t = typeOf(s.value);
+          if (t !== b!.type) fail(s, `storing ${t} into buffer '${s.buf}' of ${b!.type}`);
+          break;
+        }
+        case 'storeShared': {
+          const a = shared.get(s.arr);
+          if (!a) fail(s, `unknown workgroup array '${s.arr}'`);
+          expectIndex(s.index, s);
+          const t = typeOf(s.value);
+          if (t !== a!.type) fail(s, `storing ${t} into workgroup array '${s.arr}' of ${a!.type}`);
+          break;
+        }
+        case 'if':
+          if (typeOf(s.cond) !== 'bool') fail(s, `if condition must be bool, got ${types.get(s.cond)}`);
+          walk(s.then, loopVars);
+          walk(s.else, loopVars);
+          break;
+        case 'for': {
+          if (typeOf(s.from) !== 'i32' || typeOf(s.to) !== 'i32') fail(s, `for-range bounds must be i32`);
+          if (!Number.isInteger(s.step) || s.step < 1) fail(s, `for-range step must be a positive integer constant`);
+          declare(s, s.name);
+          varTypes.set(s.name, 'i32');
+          mutable.add(s.name);
+          walk(s.body, new Set([...loopVars, s.name]));
+          break;
+        }
+        case 'barrier':
+          usesBarrier = true;
+          requires.add('workgroupMemory');
+          break;
+        case 'return':
+          break;
+        default:
+          fail(s, `unknown statement kind`);
+      }
+    }
+  };
+  walk(kernel.body, new Set());
+  if (kernel.map) {
+    const m = kernel.map;
+    const out = buffers.get(m.output);
+    if (!out || out.access !== 'read_write') throw new KernelValidationError(kernel.name, 'map', `map output '${m.output}' must be a read_write buffer`);
+    if (kernel.buffers.filter((b) => b.access === 'read_write').length !== 1) {
+      throw new KernelValidationError(kernel.name, 'map', `a map kernel writes exactly one buffer`);
+    }
+    if (usesBarrier || usesSubgroups || kernel.shared.length) {
+      throw new KernelValidationError(kernel.name, 'map', `a map kernel uses no workgroup memory, barriers or subgroups`);
+    }
+  }
+  const info = { types, varTypes, requires, usesBarrier, usesSubgroups };
+  infoCache.set(kernel, info);
+  return info;
+}

@@ -1,0 +1,91 @@
+// Tensor creation: from host arrays, constants, ranges and seeded random numbers.
+import type { Backend, DType } from '../backend.js';
+import { getBackend } from '../registry.js';
+import { Tensor, checkShape } from '../tensor.js';
+import { fillKernel } from './kernels.js';
+import { runMap } from './launch.js';
+import { fmt, sizeOf } from './shape-utils.js';
+import { type Rng, defaultRng, mulberry32 } from '../random.js';
+
+export interface CreateOptions {
+  dtype?: DType;
+  backend?: Backend;
+}
+
+/** A tensor holding `data` (row-major) in `shape` (default: 1-D). */
+export function tensor(data: ArrayLike<number>, shape?: readonly number[], opts: CreateOptions = {}): Tensor {
+  const s = shape ?? [data.length];
+  checkShape(s);
+  if (sizeOf(s) !== data.length) throw new Error(`tensor: ${data.length} values do not fill shape ${fmt(s)}`);
+  const dtype = opts.dtype ?? (data instanceof Int32Array ? 'i32' : 'f32');
+  if (dtype === 'i32') {
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i]!;
+      if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) throw new Error(`tensor: value ${v} at ${i} is not an i32`);
+    }
+  }
+  const t = Tensor.empty(s, dtype, opts.backend ?? getBackend());
+  if (data.length) t.backend.write(t.buffer, data);
+  return t;
+}
+
+export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
+  const dtype = opts.dtype ?? 'f32';
+  const t = Tensor.empty(shape, dtype, opts.backend ?? getBackend());
+  return runMap(fillKernel(dtype), t, {}, { value });
+}
+
+export const zeros = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 0, opts);
+export const ones = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 1, opts);
+export const zerosLike = (t: Tensor) => zeros(t.shape, { dtype: t.dtype, backend: t.backend });
+export const onesLike = (t: Tensor) => ones(t.shape, { dtype: t.dtype, backend: t.backend });
+
+/** [start, start + step, ...) below `end`. */
+export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {
+  const [lo, hi] = end === undefined ? [0, start] : [start, end];
+  if (step === 0) throw new Error('arange: step must not be 0');
+  const n = Math.max(0, Math.ceil((hi - lo) / step));
+  const data = Array.from({ length: n }, (_, i) => lo + i * step);
+  return tensor(data, [n], { dtype: opts.dtype ?? (Number.isInteger(lo) && Number.isInteger(step) ? 'i32' : 'f32'), ...opts });
+}
+
+export interface RandomOptions {
+  backend?: Backend;
+  /** A seed for a private generator; without one the global generator (see manualSeed) is used. */
+  seed?: number;
+}
+
+const rngFor = (opts: RandomOptions): Rng => (opts.seed === undefined ? defaultRng() : mulberry32(opts.seed));
+
+/** Normally distributed values (mean, std). */
+export function randn(shape: readonly number[], opts: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
+  const rng = rngFor(opts);
+  const n = sizeOf(shape);
+  const data = new Float64Array(n);
+  for (let i = 0; i < n; i += 2) {
+    // Box-Muller: two normals per two uniforms.
+    const u = 1 - rng();
+    const v = rng();
+    const r = Math.sqrt(-2 * Math.log(u));
+    data[i] = r * Math.cos(2 * Math.PI * v);
+    if (i + 1 < n) data[i + 1] = r * Math.sin(2 * Math.PI * v);
+  }
+  const mean = opts.mean ?? 0;
+  const std = opts.std ?? 1;
+  for (let i = 0; i < n; i++) data[i] = mean + std * data[i]!;
+  return tensor(data, shape, { backend: opts.backend });
+}
+
+/** Uniform values in [low, high). */
+export function uniform(shape: readonly number[], low = 0, high = 1, opts: RandomOptions = {}): Tensor {
+  const rng = rngFor(opts);
+  const data = Float64Array.from({ length: sizeOf(shape) }, () => low + (high - low) * rng());
+  return tensor(data, shape, { backend: opts.backend });
+}
+
+/** Uniform integers in [low, high), as i32. */
+export function randint(shape: readonly number[], low: number, high: number, opts: RandomOptions = {}): Tensor {
+  const rng = rngFor(opts);
+  const data = Int32Array.from({ length: sizeOf(shape) }, () => low + Math.floor((high - low) * rng()));
+  return tensor(data, shape, { backend: opts.backend, dtype: 'i32' });
+}

@@ -1,0 +1,48 @@
+// Batched matmul with transposes: A [..., M, K] (or [..., K, M] with transA) times B [..., K, N] (or
+// [..., N, K] with transB). Batch dims broadcast; transposes and broadcast batches are strides, not copies.
+import { record } from '../autograd/tape.js';
+import { Tensor } from '../tensor.js';
+import { matmulMapKernel } from './kernels.js';
+import { runMap } from './launch.js';
+import { broadcastShapes, fmt, requireDtype, requireSameBackend, sameShape, sizeOf } from './shape-utils.js';
+import { broadcastTo } from './shape-ops.js';
+import { noGrad } from '../autograd/tape.js';
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+}
+
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const transA = opts.transA ?? false;
+  const transB = opts.transB ?? false;
+  const desc = () => `matmul: ${fmt(a.shape)}${transA ? 'ᵀ' : ''} x ${fmt(b.shape)}${transB ? 'ᵀ' : ''}`;
+  if (a.rank < 2 || b.rank < 2) throw new Error(`${desc()}: both operands need rank >= 2`);
+  requireDtype('matmul', a, 'f32', 'A');
+  requireDtype('matmul', b, 'f32', 'B');
+  requireSameBackend('matmul', a, b);
+  const [ar, ac] = [a.shape[a.rank - 2]!, a.shape[a.rank - 1]!];
+  const [br, bc] = [b.shape[b.rank - 2]!, b.shape[b.rank - 1]!];
+  const [M, K] = transA ? [ac, ar] : [ar, ac];
+  const [K2, N] = transB ? [bc, br] : [br, bc];
+  if (K !== K2) throw new Error(`${desc()}: inner dimensions differ (${K} vs ${K2})`);
+  const batchA = a.shape.slice(0, -2);
+  const batchB = b.shape.slice(0, -2);
+  const batch = broadcastShapes('matmul (batch dims)', batchA, batchB);
+  // A batch that broadcasts partially (neither full nor a single matrix) is expanded first.
+  const operand = (t: Tensor, tb: readonly number[]) =>
+    sameShape(tb, batch) || sizeOf(tb) === 1 ? t : noGrad(() => broadcastTo(t, [...batch, ...t.shape.slice(-2)]));
+  const ea = operand(a, batchA);
+  const eb = operand(b, batchB);
+  const aBatch = sizeOf(ea.shape.slice(0, -2)) === 1 ? 0 : M * K;
+  const bBatch = sizeOf(eb.shape.slice(0, -2)) === 1 ? 0 : K * N;
+  const out = Tensor.empty([...batch, M, N], 'f32', a.backend);
+  runMap(matmulMapKernel(), out, { a: ea, b: eb }, {
+    M, N, K,
+    a_bs: aBatch, a_rs: transA ? 1 : K, a_ks: transA ? M : 1,
+    b_bs: bBatch, b_ks: transB ? 1 : N, b_cs: transB ? K : 1,
+  });
+  if (ea !== a) ea.dispose();
+  if (eb !== b) eb.dispose();
+  return record('matmul', [a, b], out, { transA, transB });
+}

@@ -1,0 +1,54 @@
+// Reductions over axes: the reduced axes are moved last (a copy only when they are not already), then
+// each row of the resulting [M, K] is reduced by one invocation.
+import { record } from '../autograd/tape.js';
+import type { NumericScalar } from '../ir/types.js';
+import { Tensor } from '../tensor.js';
+import { noGrad } from '../autograd/tape.js';
+import { reduceRowsKernel } from './kernels.js';
+import { runMap } from './launch.js';
+import { normalizeAxis, sizeOf } from './shape-utils.js';
+import { permute } from './shape-ops.js';
+import { mulScalar } from './elementwise.js';
+
+export interface ReduceOptions {
+  keepDims?: boolean;
+}
+
+function normalizeAxes(op: string, x: Tensor, axes?: number | readonly number[]): number[] {
+  const list = axes === undefined ? x.shape.map((_, i) => i) : typeof axes === 'number' ? [axes] : [...axes];
+  const norm = [...new Set(list.map((a) => normalizeAxis(op, a, x.rank)))].sort((a, b) => a - b);
+  return norm;
+}
+
+function reduceRows(kind: 'sum' | 'max', x: Tensor, axes: number[], keepDims: boolean): Tensor {
+  const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const order = [...kept, ...axes];
+  const K = sizeOf(axes.map((a) => x.shape[a]!));
+  if (kind === 'max' && K === 0) throw new Error(`max: cannot reduce an empty axis of [${x.shape}]`);
+  const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept.map((i) => x.shape[i]!);
+  const moved = order.every((a, i) => a === i) ? x : noGrad(() => permute(x, order));
+  const out = Tensor.empty(outShape, x.dtype, x.backend);
+  runMap(reduceRowsKernel(kind, x.dtype as NumericScalar), out, { src: moved }, { K, scale: 1 });
+  if (moved !== x) moved.dispose();
+  return out;
+}
+
+/** Sum over `axes` (all by default). */
+export function sum(x: Tensor, axes?: number | readonly number[], opts: ReduceOptions = {}): Tensor {
+  const a = normalizeAxes('sum', x, axes);
+  const keepDims = opts.keepDims ?? false;
+  return record('sum', [x], reduceRows('sum', x, a, keepDims), { axes: a, keepDims });
+}
+
+/** Maximum over `axes` (all by default); the gradient is shared equally among tied maxima. */
+export function max(x: Tensor, axes?: number | readonly number[], opts: ReduceOptions = {}): Tensor {
+  const a = normalizeAxes('max', x, axes);
+  const keepDims = opts.keepDims ?? false;
+  return record('max', [x], reduceRows('max', x, a, keepDims), { axes: a, keepDims });
+}
+
+export function mean(x: Tensor, axes?: number | readonly number[], opts: ReduceOptions = {}): Tensor {
+  const a = normalizeAxes('mean', x, axes);
+  const count = sizeOf(a.map((i) => x.shape[i]!));
+  return mulScalar(sum(x, a, opts), 1 / Math.max(count, 1));
+}

@@ -1,0 +1,110 @@
+// Tensor: a shape and dtype over a reference-counted device buffer (views such as reshape share it).
+import ndarray from 'ndarray';
+import type { Backend, DType, DeviceBuffer } from './backend.js';
+import { TENSOR_BRAND, trackTensor, untrackTensor } from './memory.js';
+import type { TapeNode } from './autograd/node.js';
+
+class Storage {
+  refs = 1;
+  constructor(readonly backend: Backend, readonly buffer: DeviceBuffer) {}
+  release() {
+    if (--this.refs === 0) this.backend.free(this.buffer);
+  }
+}
+
+let nextId = 1;
+
+export class Tensor {
+  readonly id = nextId++;
+  readonly [TENSOR_BRAND] = true;
+  readonly shape: readonly number[];
+  readonly size: number;
+  private storage: Storage | null;
+  /** Whether backward() computes a gradient for this tensor. */
+  requiresGrad = false;
+  /** The accumulated gradient of a leaf (parameters); kept alive outside scopes until zeroed. */
+  grad: Tensor | null = null;
+  /** The tape node that produced this tensor, when it was recorded. */
+  node: TapeNode | null = null;
+  /** Excluded from scope cleanup (see keep()). */
+  kept = false;
+  name?: string;
+
+  private constructor(shape: readonly number[], readonly dtype: DType, readonly backend: Backend, storage: Storage) {
+    this.shape = Object.freeze([...shape]);
+    this.size = shape.reduce((a, b) => a * b, 1);
+    this.storage = storage;
+    trackTensor(this);
+  }
+
+  /** Allocates an uninitialised tensor on a backend (ops fill it). */
+  static empty(shape: readonly number[], dtype: DType, backend: Backend): Tensor {
+    checkShape(shape);
+    const size = shape.reduce((a, b) => a * b, 1);
+    return new Tensor(shape, dtype, backend, new Storage(backend, backend.allocate(size, dtype)));
+  }
+
+  /** A tensor of another shape with the same elements, sharing this tensor's buffer. */
+  view(shape: readonly number[]): Tensor {
+    const storage = this.liveStorage('view');
+    checkShape(shape);
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (size !== this.size) throw new Error(`view: cannot view [${this.shape}] (${this.size} elements) as [${shape}] (${size})`);
+    storage.refs++;
+    return new Tensor(shape, this.dtype, this.backend, storage);
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+  get disposed(): boolean {
+    return this.storage === null;
+  }
+  get buffer(): DeviceBuffer {
+    return this.liveStorage('use').buffer;
+  }
+
+  private liveStorage(what: string): Storage {
+    if (!this.storage) throw new Error(`${what}: tensor #${this.id}${this.name ? ` '${this.name}'` : ''} [${this.shape}] was disposed`);
+    return this.storage;
+  }
+
+  /** Releases the tensor's buffer (when no view shares it). Idempotent. */
+  dispose(): void {
+    if (!this.storage) return;
+    this.storage.release();
+    this.storage = null;
+    untrackTensor(this);
+    this.node = null;
+  }
+
+  /** Reads the elements back (waits for pending device work). */
+  async read(): Promise<Float64Array | Float32Array | Int32Array> {
+    return this.backend.read(this.buffer);
+  }
+
+  async toArray(): Promise<number[]> {
+    return Array.from(await this.read());
+  }
+
+  /** The single element of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item: tensor has shape [${this.shape}], not one element`);
+    return (await this.read())[0]!;
+  }
+
+  /** A host ndarray with this tensor's shape and a copy of its elements. */
+  async toNdarray(): Promise<ndarray.NdArray<Float64Array | Float32Array | Int32Array>> {
+    return ndarray(await this.read(), [...this.shape]);
+  }
+
+  toString(): string {
+    return `Tensor(#${this.id}, [${this.shape}], ${this.dtype}, ${this.backend.name}${this.disposed ? ', disposed' : ''})`;
+  }
+}
+
+export function checkShape(shape: readonly number[]): void {
+  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new Error(`invalid shape ${JSON.stringify(shape)}: dimensions must be non-negative integers`);
+  }
+}
