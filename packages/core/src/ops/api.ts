@@ -6,3 +6,4 @@ export * from './reduce.js';
 export * from './matmul.js';
 export * from './index-ops.js';
 export * from './nn-ops.js';
+export * from './variants.js';

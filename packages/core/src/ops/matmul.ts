@@ -4,9 +4,45 @@ import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
 import { matmulMapKernel } from './kernels.js';
 import { runMap } from './launch.js';
+import { registerVariant, runVariant } from './variants.js';
 import { broadcastShapes, fmt, requireDtype, requireSameBackend, sameShape, sizeOf } from './shape-utils.js';
 import { broadcastTo } from './shape-ops.js';
 import { noGrad } from '../autograd/tape.js';
+
+/**
+ * One matmul as variants see it: out [batch, M, N] (contiguous) = A' B' where A' is a [batch?, M, K]
+ * (or its transpose stored [K, M] when transA) and likewise B'. A batch stride of 0 broadcasts.
+ */
+export interface MatmulProblem {
+  a: Tensor;
+  b: Tensor;
+  out: Tensor;
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+  aBatchStride: number;
+  bBatchStride: number;
+}
+
+/** The uniforms of the strided map kernel for a problem (element strides of A' and B'). */
+export function matmulStrides(p: MatmulProblem) {
+  return {
+    M: p.M, N: p.N, K: p.K,
+    a_bs: p.aBatchStride, a_rs: p.transA ? 1 : p.K, a_ks: p.transA ? p.M : 1,
+    b_bs: p.bBatchStride, b_ks: p.transB ? 1 : p.N, b_cs: p.transB ? p.K : 1,
+  };
+}
+
+registerVariant<MatmulProblem>('matmul', {
+  name: 'map',
+  priority: 0,
+  supports: () => true,
+  run: (_backend, p) => {
+    runMap(matmulMapKernel(), p.out, { a: p.a, b: p.b }, matmulStrides(p));
+  },
+});
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -37,11 +73,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const aBatch = sizeOf(ea.shape.slice(0, -2)) === 1 ? 0 : M * K;
   const bBatch = sizeOf(eb.shape.slice(0, -2)) === 1 ? 0 : K * N;
   const out = Tensor.empty([...batch, M, N], 'f32', a.backend);
-  runMap(matmulMapKernel(), out, { a: ea, b: eb }, {
-    M, N, K,
-    a_bs: aBatch, a_rs: transA ? 1 : K, a_ks: transA ? M : 1,
-    b_bs: bBatch, b_ks: transB ? 1 : N, b_cs: transB ? K : 1,
-  });
+  if (out.size > 0) runVariant<MatmulProblem>('matmul', a.backend, { a: ea, b: eb, out, M, N, K, transA, transB, aBatchStride: aBatch, bBatchStride: bBatch });
   if (ea !== a) ea.dispose();
   if (eb !== b) eb.dispose();
   return record('matmul', [a, b], out, { transA, transB });

@@ -2,7 +2,9 @@
 // cross-entropy over materialised logits (the reference that Cut Cross-Entropy is checked against).
 import { record, noGrad } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
-import { logsumexpRowsKernel, reduceRowsKernel, rowRstdKernel } from './kernels.js';
+import { rowRstdKernel } from './kernels.js';
+import { runVariant } from './variants.js';
+import type { RowReduction } from './reduce.js';
 import { runMap } from './launch.js';
 import { fmt, normalizeAxis, requireDtype, requireSameBackend } from './shape-utils.js';
 import { permute } from './shape-ops.js';
@@ -29,7 +31,7 @@ export function logsumexp(x: Tensor, axis = -1, opts: { keepDims?: boolean } = {
   }
   const shape = opts.keepDims ? [...x.shape.slice(0, -1), 1] : x.shape.slice(0, -1);
   const out = Tensor.empty(shape, 'f32', x.backend);
-  runMap(logsumexpRowsKernel(), out, { src: x }, { K: lastAxisRows(x) });
+  if (out.size > 0) runVariant<RowReduction>('reduceRows', x.backend, { kind: 'logsumexp', src: x, out, K: lastAxisRows(x), scale: 1 });
   return record('logsumexp', [x], out, {});
 }
 
@@ -56,7 +58,7 @@ export function layerNorm(x: Tensor, weight?: Tensor, bias?: Tensor, eps = 1e-5)
   }
   const statShape = [...x.shape.slice(0, -1), 1];
   const mean = Tensor.empty(statShape, 'f32', x.backend);
-  runMap(reduceRowsKernel('sum', 'f32'), mean, { src: x }, { K, scale: 1 / K });
+  runVariant<RowReduction>('reduceRows', x.backend, { kind: 'sum', src: x, out: mean, K, scale: 1 / K });
   const rstd = Tensor.empty(statShape, 'f32', x.backend);
   runMap(rowRstdKernel(), rstd, { src: x, mean }, { K, eps });
   const normalized = layerNormApply(x, mean, rstd);

@@ -4,11 +4,31 @@ import { record } from '../autograd/tape.js';
 import type { NumericScalar } from '../ir/types.js';
 import { Tensor } from '../tensor.js';
 import { noGrad } from '../autograd/tape.js';
-import { reduceRowsKernel } from './kernels.js';
+import { logsumexpRowsKernel, reduceRowsKernel } from './kernels.js';
+import { registerVariant, runVariant } from './variants.js';
 import { runMap } from './launch.js';
 import { normalizeAxis, sizeOf } from './shape-utils.js';
 import { permute } from './shape-ops.js';
 import { mulScalar } from './elementwise.js';
+
+/** Reduces each row of a contiguous [M, K] `src` into out [M] (M = out.size); sums are times `scale`. */
+export interface RowReduction {
+  kind: 'sum' | 'max' | 'logsumexp';
+  src: Tensor;
+  out: Tensor;
+  K: number;
+  scale: number;
+}
+
+registerVariant<RowReduction>('reduceRows', {
+  name: 'map',
+  priority: 0,
+  supports: () => true,
+  run: (_backend, p) => {
+    const kernel = p.kind === 'logsumexp' ? logsumexpRowsKernel() : reduceRowsKernel(p.kind, p.src.dtype as NumericScalar);
+    runMap(kernel, p.out, { src: p.src }, p.kind === 'logsumexp' ? { K: p.K } : { K: p.K, scale: p.scale });
+  },
+});
 
 export interface ReduceOptions {
   keepDims?: boolean;
@@ -28,7 +48,7 @@ function reduceRows(kind: 'sum' | 'max', x: Tensor, axes: number[], keepDims: bo
   const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept.map((i) => x.shape[i]!);
   const moved = order.every((a, i) => a === i) ? x : noGrad(() => permute(x, order));
   const out = Tensor.empty(outShape, x.dtype, x.backend);
-  runMap(reduceRowsKernel(kind, x.dtype as NumericScalar), out, { src: moved }, { K, scale: 1 });
+  if (out.size > 0) runVariant<RowReduction>('reduceRows', x.backend, { kind, src: moved, out, K, scale: 1 });
   if (moved !== x) moved.dispose();
   return out;
 }
