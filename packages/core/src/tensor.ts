@@ -54,6 +54,21 @@ export class Tensor {
     return new Tensor(shape, this.dtype, this.backend, storage);
   }
 
+  /**
+   * Makes this tensor hold `src`'s buffer (same shape, dtype and backend) and disposes `src`: how an
+   * optimizer updates a parameter without binding one buffer as both input and output of a kernel.
+   */
+  assign(src: Tensor): void {
+    if (src.dtype !== this.dtype || src.backend !== this.backend || src.shape.join() !== this.shape.join()) {
+      throw new Error(`assign: ${src} does not match ${this}`);
+    }
+    const next = src.liveStorage('assign');
+    next.refs++;
+    this.liveStorage('assign').release();
+    this.storage = next;
+    src.dispose();
+  }
+
   get rank(): number {
     return this.shape.length;
   }

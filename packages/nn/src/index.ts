@@ -1,0 +1,3 @@
+// @cce/nn: modules, layers and optimizers on top of @cce/core.
+export * from './module.js';
+export * from './optim.js';
