@@ -29,6 +29,11 @@ export class Tensor {
   /** Excluded from scope cleanup (see keep()). */
   kept = false;
   name?: string;
+  /**
+   * A host copy of an i32 tensor's values when it was created from host data (token ids, targets), so
+   * that ops can validate indices without a device round trip. Views share it; device writes drop it.
+   */
+  hostValues: Int32Array | null = null;
 
   private constructor(shape: readonly number[], readonly dtype: DType, readonly backend: Backend, storage: Storage) {
     this.shape = Object.freeze([...shape]);
@@ -51,7 +56,9 @@ export class Tensor {
     const size = shape.reduce((a, b) => a * b, 1);
     if (size !== this.size) throw new Error(`view: cannot view [${this.shape}] (${this.size} elements) as [${shape}] (${size})`);
     storage.refs++;
-    return new Tensor(shape, this.dtype, this.backend, storage);
+    const v = new Tensor(shape, this.dtype, this.backend, storage);
+    v.hostValues = this.hostValues;
+    return v;
   }
 
   /**
@@ -66,6 +73,7 @@ export class Tensor {
     next.refs++;
     this.liveStorage('assign').release();
     this.storage = next;
+    this.hostValues = src.hostValues;
     src.dispose();
   }
 

@@ -26,10 +26,14 @@ export interface FusedOpDefinition<A = unknown> {
   backward(grad: Tensor, ctx: FusedBackwardContext<A>): (Tensor | null)[];
 }
 
+/** Runs a fused op and records one tape node; also returns the saved tensors (e.g. to expose them). */
+export function applyFusedOp<A>(def: FusedOpDefinition<A>, inputs: Tensor[], attrs: A): { output: Tensor; saved: Tensor[] } {
+  const { output, saved } = noGrad(() => def.forward(inputs, attrs));
+  record('fused', inputs, output, { def: def as FusedOpDefinition, attrs }, saved ?? []);
+  return { output, saved: saved ?? [] };
+}
+
 /** Registers a fused op; the returned function runs it and records one tape node. */
 export function defineFusedOp<A>(def: FusedOpDefinition<A>): (inputs: Tensor[], attrs: A) => Tensor {
-  return (inputs, attrs) => {
-    const { output, saved } = noGrad(() => def.forward(inputs, attrs));
-    return record('fused', inputs, output, { def: def as FusedOpDefinition, attrs }, saved ?? []);
-  };
+  return (inputs, attrs) => applyFusedOp(def, inputs, attrs).output;
 }

@@ -26,6 +26,7 @@ export function tensor(data: ArrayLike<number>, shape?: readonly number[], opts:
   }
   const t = Tensor.empty(s, dtype, opts.backend ?? getBackend());
   if (data.length) t.backend.write(t.buffer, data);
+  if (dtype === 'i32') t.hostValues = Int32Array.from(data);
   return t;
 }
 

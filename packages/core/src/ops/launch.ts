@@ -38,12 +38,16 @@ export function dispatchKernel(backend: Backend, kernel: Kernel, buffers: Record
   backend.dispatch(backend.compile(kernel), { buffers: bound, uniforms }, grid);
 }
 
-/** Runs a map kernel writing every element of `out` (its output binding is 'out', its count 'count'). */
-export function runMap(kernel: Kernel, out: Tensor, inputs: Record<string, BufferArg>, uniforms: Record<string, number> = {}): Tensor {
-  if (out.size === 0) return out;
+/**
+ * Runs a map kernel writing the first `count` elements of `out` (default: all of them); its output
+ * binding is 'out' and its count uniform 'count'.
+ */
+export function runMap(kernel: Kernel, out: Tensor, inputs: Record<string, BufferArg>, uniforms: Record<string, number> = {}, count = out.size): Tensor {
+  if (count > out.size) throw new Error(`kernel '${kernel.name}': count ${count} exceeds the output's ${out.size} elements`);
+  if (count === 0) return out;
   const backend = out.backend;
-  const grid = grid1d(out.size, kernel.workgroupSize[0], backend.capabilities.limits.maxWorkgroupsPerDimension);
-  dispatchKernel(backend, kernel, { ...inputs, out }, { ...uniforms, count: out.size }, grid);
+  const grid = grid1d(count, kernel.workgroupSize[0], backend.capabilities.limits.maxWorkgroupsPerDimension);
+  dispatchKernel(backend, kernel, { ...inputs, out }, { ...uniforms, count }, grid);
   return out;
 }
 

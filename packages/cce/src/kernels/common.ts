@@ -1,0 +1,76 @@
+// Pieces shared by the CCE kernels: build-time flags, the logit expression, the filtered gradient term.
+import { type BufferRef, type Ex, type KernelBuilder, f32 } from '@cce/core';
+
+/** What a kernel is specialised for (each combination is its own kernel; sizes are uniforms). */
+export interface CceFlags {
+  bias: boolean;
+  softcap: boolean;
+  smoothing: boolean;
+  zLoss: boolean;
+}
+
+export const flagKey = (f: CceFlags) => `${+f.bias}${+f.softcap}${+f.smoothing}${+f.zLoss}`;
+
+/** Token rows and vocabulary columns of one filter tile (the unit a skipped block covers). */
+export const FILTER_TILE = 32;
+
+export interface LogitInputs {
+  e: BufferRef;
+  c: BufferRef;
+  bias: BufferRef | null;
+  D: Ex;
+  softcap: Ex | null;
+}
+
+/** Declares the inputs every logit needs: e [N, D], c [V, D], bias [V], D and softcap uniforms. */
+export function declareLogitInputs(b: KernelBuilder, f: CceFlags): LogitInputs {
+  return {
+    e: b.input('e', 'f32'),
+    c: b.input('c', 'f32'),
+    bias: f.bias ? b.input('bias', 'f32') : null,
+    D: b.uniform('D', 'i32'),
+    softcap: f.softcap ? b.uniform('softcap', 'f32') : null,
+  };
+}
+
+/** softcap * tanh(z / softcap), clamped so that tanh stays finite on every GPU. */
+export const capped = (z: Ex, softcap: Ex) => softcap.mul(z.div(softcap).max(-15).min(15).tanh());
+
+/** The (softcapped) logit of token row `i` and vocabulary entry `v`, as a dot product over D. */
+export function logitExpr(b: KernelBuilder, l: LogitInputs, i: Ex, v: Ex): Ex {
+  const eBase = b.let('e_base', i.mul(l.D));
+  const cBase = b.let('c_base', v.mul(l.D));
+  const dot = b.var('dot', f32(0));
+  b.for('k', 0, l.D, (k) => dot.set(dot.add(l.e.at(eBase.add(k)).mul(l.c.at(cBase.add(k))))));
+  let z: Ex = dot;
+  if (l.bias) z = z.add(l.bias.at(v));
+  return l.softcap ? b.let('y', capped(z, l.softcap)) : b.let('y', z);
+}
+
+export interface GradTermInputs {
+  lse: Ex;
+  target: Ex;
+  smoothing: Ex | null;
+  zLoss: Ex | null;
+  V: Ex;
+  softcap: Ex | null;
+}
+
+/**
+ * The gradient of one token's loss with respect to logit z (before the per-token scale): for
+ * p = softmax, (p (1 + 2 zLoss lse) - (1 - ε) [v = t]) times the softcap derivative. Label smoothing's
+ * -ε/V is rank one and added outside the tiles, except under softcap, where its derivative varies per
+ * element and it joins the tile term.
+ */
+export function gradTerm(y: Ex, v: Ex, g: GradTermInputs): Ex {
+  let p = y.sub(g.lse).exp();
+  if (g.zLoss) p = p.mul(g.zLoss.mul(g.lse).mul(2).add(1));
+  const hit = g.smoothing ? f32(1).sub(g.smoothing) : f32(1);
+  let term = p.sub(v.eq(g.target).select(hit, f32(0)));
+  if (g.softcap) {
+    if (g.smoothing) term = term.sub(g.smoothing.div(g.V.toF32()));
+    const t = y.div(g.softcap);
+    term = term.mul(f32(1).sub(t.mul(t)));
+  }
+  return term;
+}

@@ -1,0 +1,298 @@
+// The portable CCE kernels: one invocation per output element, loops and gather reads only, no
+// workgroup memory. Every backend that runs kernels with indexed stores runs them; the reference
+// interpreter checks the tuned kernels against them.
+import { type Kernel, defineKernel, defineMapKernel, f32, i32, memoKernel } from '@cce/core';
+import { type CceFlags, FILTER_TILE, declareLogitInputs, flagKey, gradTerm, logitExpr } from './common.js';
+
+const WG = 64;
+
+/** tgt[i] = the target row i predicts: targets[i + shift] within its sequence, else ignoreIndex. */
+export function effectiveTargetsKernel(): Kernel {
+  return memoKernel('cce:targets', () =>
+    defineMapKernel('cce_targets', { workgroupSize: WG, outputType: 'i32' },
+      (b) => ({ targets: b.input('targets', 'i32'), T: b.uniform('T', 'i32'), shift: b.uniform('shift', 'i32'), ignore: b.uniform('ignore', 'i32') }),
+      ({ b, index }, u) => {
+        const v = b.var('t', u.ignore);
+        b.if(index.mod(u.T).lt(u.T.sub(u.shift)), () => v.set(u.targets.at(index.add(u.shift))));
+        return v;
+      }));
+}
+
+/** part[s, i] = log Σ exp(y_iv) over the vocabulary split s: [s Vs, min(V, (s + 1) Vs)). */
+export function lseSplitKernel(f: CceFlags): Kernel {
+  return memoKernel(`cce:lse_split:${flagKey(f)}`, () =>
+    defineMapKernel('cce_lse_split', { workgroupSize: WG, outputType: 'f32' },
+      (b) => ({ l: declareLogitInputs(b, f), N: b.uniform('N', 'i32'), V: b.uniform('V', 'i32'), Vs: b.uniform('Vs', 'i32') }),
+      ({ b, index }, u) => {
+        const i = b.let('i', index.mod(u.N));
+        const lo = b.let('lo', index.div(u.N).mul(u.Vs));
+        const hi = b.let('hi', lo.add(u.Vs).min(u.V));
+        const mx = b.var('mx', f32(-3.0e38));
+        const sum = b.var('sum', f32(0));
+        b.for('v', lo, hi, (v) => {
+          const y = logitExpr(b, u.l, i, v);
+          const m2 = b.let('m2', mx.max(y));
+          sum.set(sum.mul(mx.sub(m2).exp()).add(y.sub(m2).exp()));
+          mx.set(m2);
+        });
+        return mx.add(sum.log());
+      }));
+}
+
+/** lse[i] = log Σ_s exp(part[s, i]). */
+export function lseCombineKernel(): Kernel {
+  return memoKernel('cce:lse_combine', () =>
+    defineMapKernel('cce_lse_combine', { workgroupSize: WG, outputType: 'f32' },
+      (b) => ({ part: b.input('part', 'f32'), S: b.uniform('S', 'i32') }),
+      ({ b, index }, u) => {
+        const n = b.let('n', b.uniform('N', 'i32'));
+        const mx = b.var('mx', u.part.at(index));
+        b.for('s', 1, u.S, (s) => mx.set(mx.max(u.part.at(s.mul(n).add(index)))));
+        const sum = b.var('sum', f32(0));
+        b.for('s', 0, u.S, (s) => sum.set(sum.add(u.part.at(s.mul(n).add(index)).sub(mx).exp())));
+        return mx.add(sum.log());
+      }));
+}
+
+/** out[i] = y(i, tgt[i]) for a valid target, else 0 (an indexed dot product). */
+export function targetLogitKernel(f: CceFlags): Kernel {
+  return memoKernel(`cce:target_logit:${flagKey(f)}`, () =>
+    defineMapKernel('cce_target_logit', { workgroupSize: WG, outputType: 'f32' },
+      (b) => ({ l: declareLogitInputs(b, f), tgt: b.input('tgt', 'i32'), V: b.uniform('V', 'i32') }),
+      ({ b, index }, u) => {
+        const t = b.let('t', u.tgt.at(index));
+        const out = b.var('out', f32(0));
+        b.if(t.ge(0).and(t.lt(u.V)), () => out.set(logitExpr(b, u.l, index, t)));
+        return out;
+      }));
+}
+
+/** out[i] = Σ_v y_iv (label smoothing's mean over the vocabulary). */
+export function logitSumKernel(f: CceFlags): Kernel {
+  return memoKernel(`cce:logit_sum:${flagKey(f)}`, () =>
+    defineMapKernel('cce_logit_sum', { workgroupSize: WG, outputType: 'f32' },
+      (b) => ({ l: declareLogitInputs(b, f), V: b.uniform('V', 'i32') }),
+      ({ b, index }, u) => {
+        const acc = b.var('acc', f32(0));
+        b.for('v', 0, u.V, (v) => acc.set(acc.add(logitExpr(b, u.l, index, v))));
+        return acc;
+      }));
+}
+
+/**
+ * loss[i] = lse - (1 - ε) y_t - (ε / V) Σ_v y_v + zLoss lse² for a valid target, 0 for an ignored one,
+ * and NaN for a target outside the vocabulary (device-side targets cannot be checked before the run).
+ */
+export function tokenLossKernel(f: CceFlags): Kernel {
+  return memoKernel(`cce:token_loss:${flagKey(f)}`, () =>
+    defineMapKernel('cce_token_loss', { workgroupSize: WG, outputType: 'f32' },
+      (b) => ({
+        lse: b.input('lse', 'f32'), yt: b.input('yt', 'f32'), tgt: b.input('tgt', 'i32'),
+        sumy: f.smoothing ? b.input('sumy', 'f32') : null,
+        V: b.uniform('V', 'i32'), ignore: b.uniform('ignore', 'i32'),
+        eps: f.smoothing ? b.uniform('smoothing', 'f32') : null, z: f.zLoss ? b.uniform('z_loss', 'f32') : null,
+      }),
+      ({ b, index }, u) => {
+        const t = b.let('t', u.tgt.at(index));
+        const lse = b.let('l', u.lse.at(index));
+        let loss = lse.sub(u.yt.at(index).mul(u.eps ? f32(1).sub(u.eps) : f32(1)));
+        if (u.sumy && u.eps) loss = loss.sub(u.sumy.at(index).mul(u.eps.div(u.V.toF32())));
+        if (u.z) loss = loss.add(u.z.mul(lse).mul(lse));
+        const out = b.var('out', f32(0));
+        // 0 / 0 from runtime values: NaN marks a target outside the vocabulary.
+        const zero = b.let('zero', lse.mul(0));
+        b.if(t.ne(u.ignore), () => out.set(t.ge(0).and(t.lt(u.V)).select(loss, zero.div(zero))));
+        return out;
+      }));
+}
+
+export type ScaleMode = 'mean' | 'sum' | 'none';
+
+/** g[i] = the upstream gradient of token i's loss: gOut / count (mean), gOut (sum), gOut[i] (none); 0 if ignored. */
+export function tokenScaleKernel(mode: ScaleMode): Kernel {
+  return memoKernel(`cce:token_scale:${mode}`, () =>
+    defineMapKernel('cce_token_scale', { workgroupSize: WG, outputType: 'f32' },
+      (b) => ({ gOut: b.input('g_out', 'f32'), count: b.input('valid_count', 'f32'), tgt: b.input('tgt', 'i32'), ignore: b.uniform('ignore', 'i32') }),
+      ({ index }, u) => {
+        const g = mode === 'none' ? u.gOut.at(index) : mode === 'sum' ? u.gOut.at(0) : u.gOut.at(0).div(u.count.at(0));
+        return u.tgt.at(index).eq(u.ignore).select(f32(0), g);
+      }));
+}
+
+/**
+ * h[i, j] = the filtered gradient term of token i and vocabulary entry perm[v0 + j] (0 for an ignored
+ * token), over a chunk of Vc sorted entries: the scratch block of softmax - onehot.
+ */
+export function gradBlockKernel(f: CceFlags): Kernel {
+  return memoKernel(`cce:grad_block:${flagKey(f)}`, () =>
+    defineMapKernel('cce_grad_block', { workgroupSize: WG, outputType: 'f32' },
+      (b) => ({
+        l: declareLogitInputs(b, f), perm: b.input('perm', 'i32'), lse: b.input('lse', 'f32'), tgt: b.input('tgt', 'i32'),
+        V: b.uniform('V', 'i32'), v0: b.uniform('v0', 'i32'), Vc: b.uniform('Vc', 'i32'), ignore: b.uniform('ignore', 'i32'),
+        eps: f.smoothing ? b.uniform('smoothing', 'f32') : null, z: f.zLoss ? b.uniform('z_loss', 'f32') : null,
+      }),
+      ({ b, index }, u) => {
+        const i = b.let('i', index.div(u.Vc));
+        const v = b.let('v', u.perm.at(u.v0.add(index.mod(u.Vc))));
+        const t = b.let('t', u.tgt.at(i));
+        const out = b.var('h', f32(0));
+        b.if(t.ne(u.ignore), () => {
+          const y = logitExpr(b, u.l, i, v);
+          out.set(gradTerm(y, v, { lse: u.lse.at(i), target: t, smoothing: u.eps, zLoss: u.z, V: u.V, softcap: u.l.softcap }));
+        });
+        return out;
+      }));
+}
+
+/** mask[tb, tv] = 1 when some |h| in filter tile (tb, tv) of the chunk reaches eps, else 0. */
+export function tileMaskKernel(): Kernel {
+  return memoKernel('cce:tile_mask', () =>
+    defineMapKernel('cce_tile_mask', { workgroupSize: WG, outputType: 'i32' },
+      (b) => ({ h: b.input('h', 'f32'), N: b.uniform('N', 'i32'), Vc: b.uniform('Vc', 'i32'), eps: b.uniform('eps', 'f32') }),
+      ({ b, index }, u) => {
+        const tilesV = b.let('tiles_v', u.Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
+        const i0 = b.let('i0', index.div(tilesV).mul(FILTER_TILE));
+        const j0 = b.let('j0', index.mod(tilesV).mul(FILTER_TILE));
+        const hit = b.var('hit', i32(0));
+        b.for('i', i0, i0.add(FILTER_TILE).min(u.N), (i) => {
+          b.for('j', j0, j0.add(FILTER_TILE).min(u.Vc), (j) => {
+            b.if(u.h.at(i.mul(u.Vc).add(j)).abs().ge(u.eps), () => hit.set(i32(1)));
+          });
+        });
+        return hit;
+      }));
+}
+
+/**
+ * dE[i, d] = g_i Σ_j h[i, j] c[perm[v0 + j], d] over the chunk, skipping masked-out filter tiles; with
+ * `accumulate` it adds to dE (later chunks), reading the output it owns.
+ */
+export function gradEKernel(accumulate: boolean): Kernel {
+  return memoKernel(`cce:grad_e:${accumulate}`, () =>
+    defineKernel(`cce_grad_e${accumulate ? '_acc' : ''}`, { workgroupSize: WG }, (b) => {
+      const h = b.input('h', 'f32');
+      const c = b.input('c', 'f32');
+      const g = b.input('g', 'f32');
+      const perm = b.input('perm', 'i32');
+      const mask = b.input('mask', 'i32');
+      const out = b.output('out', 'f32');
+      const count = b.uniform('count', 'i32');
+      const D = b.uniform('D', 'i32');
+      const v0 = b.uniform('v0', 'i32');
+      const Vc = b.uniform('Vc', 'i32');
+      const idx = b.let('idx', b.linearId());
+      b.if(idx.lt(count), () => {
+        const i = b.let('i', idx.div(D));
+        const d = b.let('d', idx.mod(D));
+        const tilesV = b.let('tiles_v', Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
+        const maskRow = b.let('mask_row', i.div(FILTER_TILE).mul(tilesV));
+        const acc = b.var('acc', f32(0));
+        b.for('tv', 0, tilesV, (tv) => {
+          b.if(mask.at(maskRow.add(tv)).ne(0), () => {
+            const j0 = b.let('j0', tv.mul(FILTER_TILE));
+            b.for('j', j0, j0.add(FILTER_TILE).min(Vc), (j) => {
+              acc.set(acc.add(h.at(i.mul(Vc).add(j)).mul(c.at(perm.at(v0.add(j)).mul(D).add(d)))));
+            });
+          });
+        });
+        const delta = acc.mul(g.at(i));
+        out.store(idx, accumulate ? out.at(idx).add(delta) : delta);
+      });
+    }));
+}
+
+/**
+ * dC[perm[v0 + j], d] = Σ_i g_i h[i, j] e[i, d] (+ smooth[d], label smoothing's rank-one term), skipping
+ * masked-out filter tiles. Each vocabulary row belongs to exactly one chunk, so this writes, never adds.
+ */
+export function gradCKernel(smoothing: boolean): Kernel {
+  return memoKernel(`cce:grad_c:${smoothing}`, () =>
+    defineKernel('cce_grad_c', { workgroupSize: WG }, (b) => {
+      const h = b.input('h', 'f32');
+      const e = b.input('e', 'f32');
+      const g = b.input('g', 'f32');
+      const perm = b.input('perm', 'i32');
+      const mask = b.input('mask', 'i32');
+      const smooth = smoothing ? b.input('smooth', 'f32') : null;
+      const out = b.output('out', 'f32');
+      const count = b.uniform('count', 'i32');
+      const N = b.uniform('N', 'i32');
+      const D = b.uniform('D', 'i32');
+      const v0 = b.uniform('v0', 'i32');
+      const Vc = b.uniform('Vc', 'i32');
+      const idx = b.let('idx', b.linearId());
+      b.if(idx.lt(count), () => {
+        const j = b.let('j', idx.div(D));
+        const d = b.let('d', idx.mod(D));
+        const tilesV = b.let('tiles_v', Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
+        const tv = b.let('tv', j.div(FILTER_TILE));
+        const acc = b.var('acc', f32(0));
+        b.for('tb', 0, N.add(FILTER_TILE - 1).div(FILTER_TILE), (tb) => {
+          b.if(mask.at(tb.mul(tilesV).add(tv)).ne(0), () => {
+            const i0 = b.let('i0', tb.mul(FILTER_TILE));
+            b.for('i', i0, i0.add(FILTER_TILE).min(N), (i) => {
+              acc.set(acc.add(g.at(i).mul(h.at(i.mul(Vc).add(j))).mul(e.at(i.mul(D).add(d)))));
+            });
+          });
+        });
+        out.store(perm.at(v0.add(j)).mul(D).add(d), smooth ? acc.add(smooth.at(d)) : acc);
+      });
+    }));
+}
+
+/** dBias[perm[v0 + j]] = Σ_i g_i h[i, j] + smooth (label smoothing's -ε/V Σ_i g_i). */
+export function gradBiasKernel(): Kernel {
+  return memoKernel('cce:grad_bias', () =>
+    defineKernel('cce_grad_bias', { workgroupSize: WG }, (b) => {
+      const h = b.input('h', 'f32');
+      const g = b.input('g', 'f32');
+      const perm = b.input('perm', 'i32');
+      const out = b.output('out', 'f32');
+      const count = b.uniform('count', 'i32');
+      const N = b.uniform('N', 'i32');
+      const v0 = b.uniform('v0', 'i32');
+      const smooth = b.uniform('smooth', 'f32');
+      const j = b.let('j', b.linearId());
+      b.if(j.lt(count), () => {
+        const acc = b.var('acc', f32(0));
+        b.for('i', 0, N, (i) => acc.set(acc.add(g.at(i).mul(h.at(i.mul(count).add(j))))));
+        out.store(perm.at(v0.add(j)), acc.add(smooth));
+      });
+    }));
+}
+
+/** idx[r] = r: the identity permutation (padded entries r >= V sort last). */
+export function iotaKernel(): Kernel {
+  return memoKernel('cce:iota', () =>
+    defineMapKernel('cce_iota', { workgroupSize: WG, outputType: 'i32' }, () => null, ({ index }) => index));
+}
+
+/**
+ * One compare-exchange pass of a bitonic sort of indices by key, descending (ties by index), over a
+ * power-of-two length; indices >= V (padding) rank last. Map-form: each position picks its element.
+ */
+export function bitonicPassKernel(): Kernel {
+  return memoKernel('cce:bitonic', () =>
+    defineMapKernel('cce_bitonic_pass', { workgroupSize: WG, outputType: 'i32' },
+      (b) => ({ src: b.input('src', 'i32'), key: b.input('key', 'f32'), V: b.uniform('V', 'i32'), k: b.uniform('k', 'i32'), j: b.uniform('j', 'i32') }),
+      ({ b, index }, u) => {
+        const partner = b.let('partner', index.bitXor(u.j));
+        const lowSide = b.let('low_side', index.lt(partner));
+        const first = b.let('first', u.src.at(lowSide.select(index, partner)));
+        const second = b.let('second', u.src.at(lowSide.select(partner, index)));
+        const keyOf = (x: typeof first) => {
+          const k = b.var('key', f32(-3.0e38));
+          b.if(x.lt(u.V), () => k.set(u.key.at(x)));
+          return k;
+        };
+        const kf = keyOf(first);
+        const ks = keyOf(second);
+        // first ranks before second: larger key, or equal key and smaller index.
+        const firstBefore = b.let('first_before', kf.gt(ks).or(kf.eq(ks).and(first.lt(second))));
+        const descending = b.let('descending', index.bitAnd(u.k).eq(0));
+        const keepOrder = b.let('keep_order', firstBefore.eq(descending));
+        const lo = b.let('lo', keepOrder.select(first, second));
+        const hi = b.let('hi', keepOrder.select(second, first));
+        return lowSide.select(lo, hi);
+      }));
+}

@@ -1,0 +1,109 @@
+// Options of linearCrossEntropy, their defaults and validation, shared by the fused op and the naive path.
+import type { Tensor } from '@cce/core';
+
+export type Reduction = 'mean' | 'sum' | 'none';
+
+export interface LinearCrossEntropyOptions {
+  /** [V] added to every logit. */
+  bias?: Tensor;
+  /** Targets equal to this add nothing and are not counted in the mean (default -100). */
+  ignoreIndex?: number;
+  reduction?: Reduction;
+  /** Position t predicts the target at t + shift within its sequence (the last axis of targets). */
+  shift?: number;
+  /** Logits become softcap * tanh(logits / softcap). */
+  softcap?: number;
+  /** ε in [0, 1): (1 - ε) nll + ε mean over the vocabulary of -log p (PyTorch's definition). */
+  labelSmoothing?: number;
+  /** Adds zLoss * lse² per token. */
+  zLoss?: number;
+  /**
+   * Skip gradient tiles whose every |softmax - onehot| is below this. 'auto' is 2^-24, half an ulp of
+   * 1.0 in f32: a skipped term is below the rounding of the target's own term of magnitude ~1. null
+   * (default 'auto') turns filtering off.
+   */
+  filterEps?: 'auto' | number | null;
+  /** Order the vocabulary by mean logit so that skippable entries share tiles (default true). */
+  sortVocab?: boolean;
+  /** Bytes of the backward's softmax - onehot scratch block (default 8 MiB). */
+  scratchBytes?: number;
+}
+
+export interface ResolvedOptions {
+  ignoreIndex: number;
+  reduction: Reduction;
+  shift: number;
+  softcap: number;
+  labelSmoothing: number;
+  zLoss: number;
+  filterEps: number;
+  sortVocab: boolean;
+  scratchBytes: number;
+}
+
+export const AUTO_FILTER_EPS = 2 ** -24;
+
+export function resolveOptions(opts: LinearCrossEntropyOptions): ResolvedOptions {
+  const eps = opts.filterEps === undefined || opts.filterEps === 'auto' ? AUTO_FILTER_EPS : opts.filterEps === null ? 0 : opts.filterEps;
+  const r: ResolvedOptions = {
+    ignoreIndex: opts.ignoreIndex ?? -100,
+    reduction: opts.reduction ?? 'mean',
+    shift: opts.shift ?? 0,
+    softcap: opts.softcap ?? 0,
+    labelSmoothing: opts.labelSmoothing ?? 0,
+    zLoss: opts.zLoss ?? 0,
+    filterEps: eps,
+    sortVocab: opts.sortVocab ?? true,
+    scratchBytes: opts.scratchBytes ?? 8 * 2 ** 20,
+  };
+  const bad = (what: string) => { throw new Error(`linearCrossEntropy: ${what}`); };
+  if (!['mean', 'sum', 'none'].includes(r.reduction)) bad(`reduction must be 'mean', 'sum' or 'none', got '${r.reduction}'`);
+  if (!Number.isInteger(r.shift) || r.shift < 0) bad(`shift must be a non-negative integer, got ${r.shift}`);
+  if (!(r.softcap >= 0) || !Number.isFinite(r.softcap)) bad(`softcap must be a positive number, got ${opts.softcap}`);
+  if (!(r.labelSmoothing >= 0 && r.labelSmoothing < 1)) bad(`labelSmoothing must be in [0, 1), got ${r.labelSmoothing}`);
+  if (!(r.zLoss >= 0) || !Number.isFinite(r.zLoss)) bad(`zLoss must be >= 0, got ${r.zLoss}`);
+  if (!(r.filterEps >= 0) || !Number.isFinite(r.filterEps)) bad(`filterEps must be 'auto', null or a number >= 0, got ${opts.filterEps}`);
+  if (!Number.isInteger(r.ignoreIndex)) bad(`ignoreIndex must be an integer, got ${r.ignoreIndex}`);
+  if (!(r.scratchBytes >= 4)) bad(`scratchBytes must be at least 4, got ${r.scratchBytes}`);
+  return r;
+}
+
+export interface Shapes {
+  N: number;
+  D: number;
+  V: number;
+  /** Sequence length (the last leading axis), for shift. */
+  T: number;
+  leading: number[];
+}
+
+export function checkShapes(e: Tensor, c: Tensor, targets: Tensor, bias?: Tensor): Shapes {
+  const fmt = (t: Tensor) => `[${t.shape.join(', ')}]`;
+  const bad = (what: string) => { throw new Error(`linearCrossEntropy: ${what}`); };
+  if (e.dtype !== 'f32' || c.dtype !== 'f32') bad(`e and c must be f32, got ${e.dtype} and ${c.dtype}`);
+  if (targets.dtype !== 'i32') bad(`targets must be i32, got ${targets.dtype} ${fmt(targets)}`);
+  if (e.rank < 2) bad(`e must be [..., D] with at least one leading axis, got ${fmt(e)}`);
+  if (c.rank !== 2) bad(`c must be [V, D], got ${fmt(c)}`);
+  const D = e.shape[e.rank - 1]!;
+  const V = c.shape[0]!;
+  if (c.shape[1] !== D) bad(`e ${fmt(e)} and c ${fmt(c)} differ in D`);
+  const leading = e.shape.slice(0, -1);
+  if (targets.shape.join() !== leading.join()) bad(`targets ${fmt(targets)} must match e's leading dims [${leading.join(', ')}]`);
+  if (bias && (bias.dtype !== 'f32' || bias.rank !== 1 || bias.shape[0] !== V)) bad(`bias must be f32 [${V}], got ${bias.dtype} ${fmt(bias)}`);
+  if (V === 0) bad('the vocabulary is empty');
+  for (const t of [c, targets, ...(bias ? [bias] : [])]) {
+    if (t.backend !== e.backend) bad(`inputs live on different backends ('${e.backend.name}' and '${t.backend.name}')`);
+  }
+  const N = leading.reduce((a, b) => a * b, 1);
+  return { N, D, V, T: leading[leading.length - 1]!, leading };
+}
+
+/** Throws naming the first target outside [0, V) that is not ignoreIndex (when host values are known). */
+export function checkTargetValues(values: Int32Array, V: number, ignoreIndex: number): void {
+  for (let i = 0; i < values.length; i++) {
+    const t = values[i]!;
+    if (t !== ignoreIndex && (t < 0 || t >= V)) {
+      throw new Error(`linearCrossEntropy: target ${t} at position ${i} is outside the vocabulary [0, ${V}) and is not ignoreIndex (${ignoreIndex})`);
+    }
+  }
+}

@@ -1,0 +1,36 @@
+// Vocabulary sorting by mean logit, as an index permutation (C is never copied). The mean logit of entry
+// v over the tokens is c_v · mean(e) + b_v, a matrix-vector product: no float atomics needed. The
+// indices are then sorted on the device by a bitonic network of map kernels.
+import * as C from '@cce/core';
+import type { Tensor } from '@cce/core';
+import { bitonicPassKernel, iotaKernel } from './kernels/simple.js';
+
+/** perm [P >= V] (P a power of two): vocabulary entries by descending key; entries >= V are padding. */
+export function sortedPermutation(key: Tensor, V: number): Tensor {
+  let P = 1;
+  while (P < V) P *= 2;
+  const backend = key.backend;
+  let cur = C.runMap(iotaKernel(), C.Tensor.empty([P], 'i32', backend), {});
+  for (let k = 2; k <= P; k *= 2) {
+    for (let j = k / 2; j >= 1; j /= 2) {
+      const next = C.runMap(bitonicPassKernel(), C.Tensor.empty([P], 'i32', backend), { src: cur, key }, { V, k, j });
+      cur.dispose();
+      cur = next;
+    }
+  }
+  return cur;
+}
+
+/** The identity permutation [V]. */
+export function identityPermutation(V: number, backend: C.Backend): Tensor {
+  return C.runMap(iotaKernel(), C.Tensor.empty([V], 'i32', backend), {});
+}
+
+/** mean_i (e_i · c_v) + b_v for every v, from e [N, D]. */
+export function meanLogits(e2d: Tensor, c: Tensor, bias: Tensor | null): Tensor {
+  return C.scopeSync(() => {
+    const eMean = C.mean(e2d, 0, { keepDims: true });
+    const m = C.reshape(C.matmul(c, eMean, { transB: true }), [c.shape[0]!]);
+    return bias ? C.add(m, bias) : m;
+  });
+}

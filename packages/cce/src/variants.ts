@@ -1,0 +1,113 @@
+// The heavy steps of CCE as variant problems, with the portable ('simple') variant of each. Tuned
+// variants (workgroup-memory tiles) register under the same names with a higher priority.
+import * as C from '@cce/core';
+import type { Backend, Tensor } from '@cce/core';
+import { type CceFlags, FILTER_TILE } from './kernels/common.js';
+import { gradBlockKernel, gradCKernel, gradEKernel, lseSplitKernel, tileMaskKernel } from './kernels/simple.js';
+
+/** What every logit-recomputing step binds: e [N, D], c [V, D], bias, sizes and option values. */
+export interface LogitProblem {
+  flags: CceFlags;
+  e: Tensor;
+  c: Tensor;
+  bias: Tensor | null;
+  N: number;
+  D: number;
+  V: number;
+  softcap: number;
+}
+
+export const logitBuffers = (p: LogitProblem) => ({ e: p.e, c: p.c, ...(p.bias ? { bias: p.bias } : {}) });
+export const logitUniforms = (p: LogitProblem) => ({ D: p.D, ...(p.flags.softcap ? { softcap: p.softcap } : {}) });
+
+/** part [S, N]: the log-sum-exp of each vocabulary split of Vs entries. */
+export interface LseProblem extends LogitProblem {
+  part: Tensor;
+  S: number;
+  Vs: number;
+}
+
+/** h (first N x Vc elements) and mask (first ceil(N / 32) x ceil(Vc / 32)) for the sorted chunk [v0, v0 + Vc). */
+export interface GradBlockProblem extends LogitProblem {
+  perm: Tensor;
+  lse: Tensor;
+  tgt: Tensor;
+  h: Tensor;
+  mask: Tensor;
+  v0: number;
+  Vc: number;
+  ignoreIndex: number;
+  smoothing: number;
+  zLoss: number;
+  filterEps: number;
+}
+
+/** dE (+)= g ⊙ (h C_chunk), and dC[chunk rows] = (g ⊙ h)ᵀ E (+ smooth). */
+export interface GradProductProblem {
+  h: Tensor;
+  mask: Tensor;
+  g: Tensor;
+  perm: Tensor;
+  N: number;
+  D: number;
+  v0: number;
+  Vc: number;
+  /** e for dC, c for dE. */
+  operand: Tensor;
+  out: Tensor;
+  accumulate: boolean;
+  smooth: Tensor | null;
+}
+
+export const tilesOf = (n: number) => Math.ceil(n / FILTER_TILE);
+
+function dispatchFlat(backend: Backend, kernel: C.Kernel, count: number, buffers: Record<string, Tensor>, uniforms: Record<string, number>) {
+  if (count === 0) return;
+  const grid = C.grid1d(count, kernel.workgroupSize[0], backend.capabilities.limits.maxWorkgroupsPerDimension);
+  C.dispatchKernel(backend, kernel, buffers, { ...uniforms, count }, grid);
+}
+
+C.registerVariant<LseProblem>('cce.lse', {
+  name: 'simple',
+  priority: 0,
+  supports: () => true,
+  run: (_b, p) => {
+    C.runMap(lseSplitKernel(p.flags), p.part, logitBuffers(p), { ...logitUniforms(p), N: p.N, V: p.V, Vs: p.Vs });
+  },
+});
+
+C.registerVariant<GradBlockProblem>('cce.gradBlock', {
+  name: 'simple',
+  priority: 0,
+  supports: () => true,
+  run: (_b, p) => {
+    C.runMap(gradBlockKernel(p.flags), p.h, { ...logitBuffers(p), perm: p.perm, lse: p.lse, tgt: p.tgt }, {
+      ...logitUniforms(p), V: p.V, v0: p.v0, Vc: p.Vc, ignore: p.ignoreIndex,
+      ...(p.flags.smoothing ? { smoothing: p.smoothing } : {}), ...(p.flags.zLoss ? { z_loss: p.zLoss } : {}),
+    }, p.N * p.Vc);
+    C.runMap(tileMaskKernel(), p.mask, { h: p.h }, { N: p.N, Vc: p.Vc, eps: p.filterEps }, tilesOf(p.N) * tilesOf(p.Vc));
+  },
+});
+
+C.registerVariant<GradProductProblem>('cce.gradE', {
+  name: 'simple',
+  priority: 0,
+  supports: () => true,
+  run: (backend, p) => {
+    dispatchFlat(backend, gradEKernel(p.accumulate), p.N * p.D, { h: p.h, c: p.operand, g: p.g, perm: p.perm, mask: p.mask, out: p.out },
+      { D: p.D, v0: p.v0, Vc: p.Vc });
+  },
+});
+
+C.registerVariant<GradProductProblem>('cce.gradC', {
+  name: 'simple',
+  priority: 0,
+  supports: () => true,
+  run: (backend, p) => {
+    dispatchFlat(backend, gradCKernel(!!p.smooth), p.Vc * p.D,
+      { h: p.h, e: p.operand, g: p.g, perm: p.perm, mask: p.mask, out: p.out, ...(p.smooth ? { smooth: p.smooth } : {}) },
+      { N: p.N, D: p.D, v0: p.v0, Vc: p.Vc });
+  },
+});
+
+export { dispatchFlat };
