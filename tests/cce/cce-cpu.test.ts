@@ -3,9 +3,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as C from '@cce/core';
-import { FilterStats, linearCrossEntropy, naiveLinearCrossEntropy } from '@cce/cce';
+import { FilterStats, linearCrossEntropy, meanEntropy, naiveLinearCrossEntropy, peakyCceData, randomCceData, toTensors } from '@cce/cce';
 import { cceCases, cceCriterionSuite } from '../support/cce-criterion.js';
-import { meanEntropy, peakyCceData, randomCceData, toTensors } from '../support/cce-data.js';
 import { compareArrays } from '../support/conformance.js';
 
 const s = suite('cce: reference');

@@ -4,8 +4,7 @@
 import { suite } from 'uvu';
 import * as C from '@cce/core';
 import type { Backend, Tensor } from '@cce/core';
-import { type LinearCrossEntropyOptions, linearCrossEntropy, naiveLinearCrossEntropy } from '@cce/cce';
-import { randomCceData } from './cce-data.js';
+import { type LinearCrossEntropyOptions, linearCrossEntropy, naiveLinearCrossEntropy, randomCceData } from '@cce/cce';
 
 /** tol for the loss, relative to max |truth|. */
 export const LOSS_TOL = 1e-5;

@@ -3,3 +3,4 @@ export * from './options.js';
 export * from './naive.js';
 export * from './linear-cross-entropy.js';
 export { sortedPermutation, meanLogits } from './sort.js';
+export * from './synthetic.js';

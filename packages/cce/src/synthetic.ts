@@ -1,5 +1,5 @@
-// Data for CCE tests and benchmarks: random (nothing to filter: the worst case) and peaky, whose
-// softmax has a mean entropy of about 3 nats like a trained language model.
+// Synthetic data for CCE tests, demos and benchmarks: random (nothing to filter: the worst case) and
+// peaky, whose softmax has a mean entropy of about 3 nats like a trained language model's.
 import * as C from '@cce/core';
 import type { Backend, Tensor } from '@cce/core';
 
@@ -25,9 +25,11 @@ export function randomCceData(N: number, D: number, V: number, seed: number, ign
 /**
  * Peaky data: the last feature of e is 1 and the last column of c gives entry v (in a shuffled order)
  * the logit offset -rank(v)/tau, a geometric popularity falloff; the other features add token-to-token
- * variation. Targets are drawn from each token's own softmax, as a trained model's targets mostly are.
+ * variation. Targets are drawn from each token's own softmax, as a trained model's targets mostly are;
+ * with `exactTargets: false` they are drawn from the popularity falloff alone, which costs O(N + V)
+ * instead of O(N V D) on the host (for benchmark shapes).
  */
-export function peakyCceData(N: number, D: number, V: number, seed: number, tau = 10): CceData {
+export function peakyCceData(N: number, D: number, V: number, seed: number, tau = 10, exactTargets = true): CceData {
   const rng = C.mulberry32(seed);
   const order = Array.from({ length: V }, (_, i) => i);
   for (let i = V - 1; i > 0; i--) {
@@ -45,6 +47,10 @@ export function peakyCceData(N: number, D: number, V: number, seed: number, tau 
     c[v * D + D - 1] = -rank / tau;
   });
   const targets = new Int32Array(N);
+  if (!exactTargets) {
+    for (let i = 0; i < N; i++) targets[i] = order[Math.min(V - 1, Math.floor(-tau * Math.log(1 - rng())))]!;
+    return { e, c, targets };
+  }
   const logits = new Float64Array(V);
   for (let i = 0; i < N; i++) {
     let mx = -Infinity;

@@ -1,6 +1,6 @@
-// The main job (for now): train a small MLP on a synthetic spiral task on the best backend available,
+// Example: train a small MLP on a synthetic spiral task on the best backend available,
 // printing the backend chosen and the loss as it falls.
-// Usage: pnpm start [-- --backend <name>] [--steps N]
+// Usage: pnpm example:mlp [-- --backend <name>] [--steps N]
 import * as C from '@cce/core';
 import { AdamW, MLP } from '@cce/nn';
 import { spirals } from './spirals.js';
