@@ -1,0 +1,167 @@
+// Benchmark: naive cross-entropy (materialised logits) vs CCE (filter off, 'auto', 2^-12), forward and
+// forward+backward, time and peak extra memory, on random and peaky data.
+//   node scripts/run-ts.mjs bench/cce.ts [--quick] [--json] [--backend NAME] [--reps N]
+// --quick: small shapes on every backend available (minutes on a software adapter); otherwise the
+// full shapes on webgpu. --json: only JSON on stdout (progress on stderr).
+import * as C from '@cce/core';
+import type { Backend, Tensor } from '@cce/core';
+import { type CceData, FilterStats, linearCrossEntropy, naiveLinearCrossEntropy, peakyCceData, randomCceData } from '@cce/cce';
+import { loadBackends } from '../examples/backends.js';
+
+const args = process.argv.slice(2);
+const has = (f: string) => args.includes(`--${f}`);
+const flag = (f: string) => (args.includes(`--${f}`) ? args[args.indexOf(`--${f}`) + 1] : undefined);
+const quick = has('quick');
+const json = has('json');
+const reps = Number(flag('reps') ?? (quick ? 2 : 5));
+const log = (line: string) => (json ? process.stderr : process.stdout).write(line + '\n');
+const MiB = 2 ** 20;
+
+type Method = 'naive' | 'cce' | 'cce-auto' | 'cce-2^-12';
+const METHODS: Method[] = ['naive', 'cce', 'cce-auto', 'cce-2^-12'];
+const filterOf: Record<Exclude<Method, 'naive'>, number | 'auto' | null> = { cce: null, 'cce-auto': 'auto', 'cce-2^-12': 2 ** -12 };
+
+export interface Row {
+  backend: string;
+  data: 'random' | 'peaky';
+  N: number;
+  D: number;
+  V: number;
+  method: Method;
+  runnable: boolean;
+  note?: string;
+  forwardMs?: number;
+  forwardBackwardMs?: number;
+  /** Peak bytes beyond inputs and gradient outputs during forward+backward. */
+  peakExtraBytes?: number;
+  skippedTiles?: number;
+  /** max |dE, dC - unfiltered| / max |unfiltered|. */
+  gradDeviation?: number;
+  ratioToNaive?: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function timeIt(backend: Backend, fn: () => void): Promise<number> {
+  await backend.flush();
+  const t0 = performance.now();
+  await C.scope(async () => {
+    fn();
+    await backend.flush();
+  });
+  return performance.now() - t0;
+}
+
+async function measure(backend: Backend, method: Method, x: { e: Tensor; c: Tensor; t: Tensor }): Promise<{ fwd: number; fb: number; peak: number; skipped?: number; grads: Float32Array[] }> {
+  const stats = new FilterStats();
+  const loss = (): Tensor => method === 'naive'
+    ? naiveLinearCrossEntropy(x.e, x.c, x.t)
+    : linearCrossEntropy(x.e, x.c, x.t, { filterEps: filterOf[method], filterStats: stats });
+  const clearGrads = () => { for (const p of [x.e, x.c]) { p.grad?.dispose(); p.grad = null; } };
+  const fwd: number[] = [];
+  const fb: number[] = [];
+  for (let r = 0; r <= reps; r++) { // r = 0 warms up (pipeline compilation)
+    const tf = await timeIt(backend, () => C.noGrad(loss));
+    const base = backend.memory().bytesInUse + (x.e.size + x.c.size) * 4;
+    backend.resetPeak();
+    const tb = await timeIt(backend, () => C.backward(loss()));
+    if (r === reps) {
+      const peak = backend.memory().peakBytes - base;
+      const grads = [Float32Array.from(await x.e.grad!.read()), Float32Array.from(await x.c.grad!.read())];
+      clearGrads();
+      const skipped = method === 'naive' ? undefined : await stats.skippedFraction();
+      stats.dispose();
+      return { fwd: median(fwd), fb: median(fb), peak, skipped, grads };
+    }
+    clearGrads();
+    if (r > 0) { fwd.push(tf); fb.push(tb); }
+  }
+  throw new Error('unreachable');
+}
+
+function deviation(a: Float32Array[], b: Float32Array[]): number {
+  let err = 0;
+  let scale = 0;
+  a.forEach((x, k) => x.forEach((v, i) => {
+    err = Math.max(err, Math.abs(v - b[k]![i]!));
+    scale = Math.max(scale, Math.abs(b[k]![i]!));
+  }));
+  return err / (scale || 1);
+}
+
+async function benchShape(backend: Backend, N: number, D: number, V: number, kind: 'random' | 'peaky'): Promise<Row[]> {
+  log(`${backend.name}: N=${N} D=${D} V=${V} ${kind} data`);
+  const data: CceData = kind === 'random' ? randomCceData(N, D, V, 1) : peakyCceData(N, D, V, 1, 10, N * V * D < 5e8);
+  const x = {
+    e: C.keep(C.tensor(data.e, [N, D], { backend })),
+    c: C.keep(C.tensor(data.c, [V, D], { backend })),
+    t: C.keep(C.tensor(data.targets, [N], { backend, dtype: 'i32' })),
+  };
+  x.e.requiresGrad = x.c.requiresGrad = true;
+  const rows: Row[] = [];
+  let unfiltered: Float32Array[] | null = null;
+  let naiveFb: number | undefined;
+  const binding = backend.capabilities.limits.maxStorageBufferBindingSize;
+  for (const method of METHODS) {
+    const row: Row = { backend: backend.name, data: kind, N, D, V, method, runnable: true };
+    if (method === 'naive' && N * V * 4 > binding) {
+      row.runnable = false;
+      row.note = `logits need ${N * V * 4} bytes (${(N * V * 4 / MiB).toFixed(0)} MiB); the largest storage binding is ${binding} bytes`;
+      rows.push(row);
+      log(`  naive: not runnable: ${row.note}`);
+      continue;
+    }
+    try {
+      const m = await measure(backend, method, x);
+      Object.assign(row, { forwardMs: m.fwd, forwardBackwardMs: m.fb, peakExtraBytes: m.peak, skippedTiles: m.skipped });
+      if (method === 'naive') naiveFb = m.fb;
+      if (method === 'cce') unfiltered = m.grads;
+      else if (unfiltered && method !== 'naive') row.gradDeviation = deviation(m.grads, unfiltered);
+      if (naiveFb !== undefined) row.ratioToNaive = m.fb / naiveFb;
+      log(`  ${method.padEnd(10)} fwd ${m.fwd.toFixed(2)} ms  fwd+bwd ${m.fb.toFixed(2)} ms  peak extra ${(m.peak / MiB).toFixed(2)} MiB` +
+        (m.skipped !== undefined ? `  skipped ${(m.skipped * 100).toFixed(1)}%` : '') + (row.gradDeviation !== undefined ? `  deviation ${row.gradDeviation.toExponential(2)}` : ''));
+    } catch (err) {
+      row.runnable = false;
+      row.note = (err as Error).message.split('\n')[0];
+      log(`  ${method}: failed: ${row.note}`);
+    }
+    rows.push(row);
+  }
+  x.e.dispose(); x.c.dispose(); x.t.dispose();
+  return rows;
+}
+
+function table(rows: Row[]): string {
+  const head = ['backend', 'data', 'N', 'D', 'V', 'method', 'fwd ms', 'fwd+bwd ms', 'x naive', 'peak extra MiB', 'skipped', 'grad dev'];
+  const body = rows.map((r) => [
+    r.backend, r.data, String(r.N), String(r.D), String(r.V), r.method,
+    r.forwardMs?.toFixed(2) ?? (r.runnable ? '' : 'n/a'), r.forwardBackwardMs?.toFixed(2) ?? (r.runnable ? '' : 'n/a'),
+    r.ratioToNaive?.toFixed(2) ?? '', r.peakExtraBytes !== undefined ? (r.peakExtraBytes / MiB).toFixed(2) : '',
+    r.skippedTiles !== undefined ? `${(r.skippedTiles * 100).toFixed(1)}%` : '', r.gradDeviation?.toExponential(1) ?? '',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+await loadBackends();
+const names = flag('backend') ? [flag('backend')!] : quick ? C.registeredBackends() : ['webgpu'];
+const shapes: [number, number, number][] = quick ? [[512, 64, 4096]] : [[8192, 768, 50304], [16384, 384, 50304], [8192, 2304, 256000]];
+const rows: Row[] = [];
+for (const name of names) {
+  let backend: Backend;
+  try {
+    backend = await C.useBackend(name, { log });
+  } catch (err) {
+    log(`${name}: unavailable: ${(err as Error).message}`);
+    continue;
+  }
+  const slow = backend.name === 'cpu' || backend.name === 'cpu64';
+  for (const [N, D, V] of shapes) {
+    const [n, d, v] = slow ? [Math.min(N, 128), Math.min(D, 32), Math.min(V, 1024)] : [N, D, V];
+    for (const kind of ['random', 'peaky'] as const) rows.push(...await benchShape(backend, n, d, v, kind));
+  }
+  backend.destroy();
+}
+if (json) console.log(JSON.stringify({ date: new Date().toISOString(), reps, rows }, null, 2));
+else console.log('\n' + table(rows));
