@@ -58,7 +58,7 @@ interface Attrs {
 
 /** Vocabulary splits of the forward: enough independent work to fill a GPU, never an empty split. */
 function splitsFor(N: number, V: number): { S: number; Vs: number } {
-  const want = Math.max(1, Math.min(Math.ceil(4096 / Math.max(N, 1)), Math.ceil(V / 256)));
+  const want = Math.max(1, Math.min(Math.ceil(65536 / Math.max(N, 1)), Math.ceil(V / 64)));
   const Vs = Math.ceil(V / want);
   return { S: Math.ceil(V / Vs), Vs };
 }

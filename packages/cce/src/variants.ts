@@ -4,6 +4,8 @@ import * as C from '@cce/core';
 import type { Backend, Tensor } from '@cce/core';
 import { type CceFlags, FILTER_TILE } from './kernels/common.js';
 import { gradBlockKernel, gradCKernel, gradEKernel, lseSplitKernel, tileMaskKernel } from './kernels/simple.js';
+import { tiledGradBlockKernel, tiledGradCKernel, tiledGradEKernel, tiledLseKernel } from './kernels/tiled.js';
+import { TILE, TILE_THREADS } from './kernels/tile-engine.js';
 
 /** What every logit-recomputing step binds: e [N, D], c [V, D], bias, sizes and option values. */
 export interface LogitProblem {
@@ -107,6 +109,57 @@ C.registerVariant<GradProductProblem>('cce.gradC', {
     dispatchFlat(backend, gradCKernel(!!p.smooth), p.Vc * p.D,
       { h: p.h, e: p.operand, g: p.g, perm: p.perm, mask: p.mask, out: p.out, ...(p.smooth ? { smooth: p.smooth } : {}) },
       { N: p.N, D: p.D, v0: p.v0, Vc: p.Vc });
+  },
+});
+
+// Tuned variants: 64 x 64 workgroup tiles (needs workgroup memory, 256 invocations, 16 KiB).
+const tiledFits = (backend: Backend) => {
+  const caps = backend.capabilities;
+  return !caps.mapOnly && caps.features.has('workgroupMemory')
+    && caps.limits.maxInvocationsPerWorkgroup >= TILE_THREADS && caps.limits.maxWorkgroupStorageSize >= 16 * 1024;
+};
+const blocks = (n: number) => Math.ceil(n / TILE);
+const gridFits = (backend: Backend, ...dims: number[]) => dims.every((d) => d <= backend.capabilities.limits.maxWorkgroupsPerDimension);
+
+C.registerVariant<LseProblem>('cce.lse', {
+  name: 'tiled',
+  priority: 10,
+  supports: (backend, p) => tiledFits(backend) && gridFits(backend, blocks(p.N), p.S),
+  run: (backend, p) => {
+    C.dispatchKernel(backend, tiledLseKernel(p.flags), { ...logitBuffers(p), out: p.part },
+      { ...logitUniforms(p), N: p.N, V: p.V, Vs: p.Vs }, [blocks(p.N), p.S, 1]);
+  },
+});
+
+C.registerVariant<GradBlockProblem>('cce.gradBlock', {
+  name: 'tiled',
+  priority: 10,
+  supports: (backend, p) => tiledFits(backend) && gridFits(backend, blocks(p.Vc), blocks(p.N)),
+  run: (backend, p) => {
+    C.dispatchKernel(backend, tiledGradBlockKernel(p.flags), { ...logitBuffers(p), perm: p.perm, lse: p.lse, tgt: p.tgt, h: p.h, mask: p.mask }, {
+      ...logitUniforms(p), N: p.N, V: p.V, v0: p.v0, Vc: p.Vc, ignore: p.ignoreIndex, eps: p.filterEps,
+      ...(p.flags.smoothing ? { smoothing: p.smoothing } : {}), ...(p.flags.zLoss ? { z_loss: p.zLoss } : {}),
+    }, [blocks(p.Vc), blocks(p.N), 1]);
+  },
+});
+
+C.registerVariant<GradProductProblem>('cce.gradE', {
+  name: 'tiled',
+  priority: 10,
+  supports: (backend, p) => tiledFits(backend) && gridFits(backend, blocks(p.D), blocks(p.N)),
+  run: (backend, p) => {
+    C.dispatchKernel(backend, tiledGradEKernel(p.accumulate), { h: p.h, c: p.operand, g: p.g, perm: p.perm, mask: p.mask, out: p.out },
+      { N: p.N, D: p.D, v0: p.v0, Vc: p.Vc }, [blocks(p.D), blocks(p.N), 1]);
+  },
+});
+
+C.registerVariant<GradProductProblem>('cce.gradC', {
+  name: 'tiled',
+  priority: 10,
+  supports: (backend, p) => tiledFits(backend) && gridFits(backend, blocks(p.D), blocks(p.Vc)),
+  run: (backend, p) => {
+    C.dispatchKernel(backend, tiledGradCKernel(!!p.smooth), { h: p.h, e: p.operand, g: p.g, perm: p.perm, mask: p.mask, out: p.out, ...(p.smooth ? { smooth: p.smooth } : {}) },
+      { N: p.N, D: p.D, v0: p.v0, Vc: p.Vc }, [blocks(p.D), blocks(p.Vc), 1]);
   },
 });
 

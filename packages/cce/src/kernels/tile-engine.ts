@@ -1,0 +1,90 @@
+// A tile engine for CCE's fused products: a workgroup of 16 x 16 invocations computes a 64 x 64 block of
+// Σ_k A[row, k] B[k, col] in registers (4 x 4 per invocation), stepping through k in slices of 16 staged
+// in workgroup memory. Operands are read through fetch functions, so a kernel can gather rows through
+// the vocabulary permutation, scale by per-token factors, or bound-check, and the k loop can skip
+// slices a filter mask rules out. Invocation (tx, ty) owns rows ty + 16 r and columns tx + 16 c, so its
+// reads of workgroup memory are broadcasts (A) or contiguous (B): no bank conflicts.
+import { type Ex, type KernelBuilder, type VarRef, f32 } from '@cce/core';
+
+export const TILE = 64;
+export const SLICE = 16;
+const SIDE = 16; // invocations per side
+export const PER = TILE / SIDE; // outputs per invocation per side
+export const TILE_THREADS = SIDE * SIDE;
+
+export interface TileOperand {
+  /** True when consecutive k are contiguous in memory (load slices k-fastest for coalescing). */
+  kContiguous: boolean;
+  /** Element (index, k) as f32; must return 0 outside the operand (any index, any k). */
+  fetch(index: Ex, k: Ex): Ex;
+}
+
+export interface TileEngine {
+  /** Row / column indices within the block owned by this invocation (add row0 / col0). */
+  localRows: Ex[];
+  localCols: Ex[];
+  acc: VarRef[][];
+  tid: Ex;
+  zero(): void;
+  /**
+   * Accumulates the block at (row0, col0) over k in [0, K). `active(k0)` (uniform across the workgroup)
+   * may rule out the slice starting at k0; barriers stay in uniform control flow either way.
+   */
+  product(row0: Ex, col0: Ex, K: Ex, active?: (k0: Ex) => Ex): void;
+}
+
+export function createTileEngine(b: KernelBuilder, A: TileOperand, B: TileOperand): TileEngine {
+  const As = b.workgroupArray('a_tile', 'f32', SLICE * TILE);
+  const Bs = b.workgroupArray('b_tile', 'f32', SLICE * TILE);
+  const tid = b.let('tid', b.localIndex());
+  const tx = b.let('tx', tid.mod(SIDE));
+  const ty = b.let('ty', tid.div(SIDE));
+  const localRows = Array.from({ length: PER }, (_, r) => (r === 0 ? ty : b.let(`lr${r}`, ty.add(SIDE * r))));
+  const localCols = Array.from({ length: PER }, (_, c) => (c === 0 ? tx : b.let(`lc${c}`, tx.add(SIDE * c))));
+  const acc = localRows.map((_, r) => localCols.map((__, c) => b.var(`acc${r}_${c}`, f32(0))));
+  const loads = (TILE * SLICE) / TILE_THREADS;
+
+  // Stages slice [k0, k0 + SLICE) of an operand as tile[kk * TILE + i].
+  const stage = (op: TileOperand, tile: typeof As, base: Ex, k0: Ex, name: string) => {
+    for (let q = 0; q < loads; q++) {
+      const e = q === 0 ? tid : tid.add(q * TILE_THREADS);
+      const [i, kk] = op.kContiguous ? [e.div(SLICE), e.mod(SLICE)] : [e.mod(TILE), e.div(TILE)];
+      const li = b.let(`${name}_i${q}`, i);
+      const lk = b.let(`${name}_k${q}`, kk);
+      tile.store(lk.mul(TILE).add(li), op.fetch(base.add(li), k0.add(lk)));
+    }
+  };
+
+  return {
+    localRows,
+    localCols,
+    acc,
+    tid,
+    zero() {
+      for (const row of acc) for (const a of row) a.set(f32(0));
+    },
+    product(row0, col0, K, active) {
+      b.for('slice', 0, K.add(SLICE - 1).div(SLICE), (s) => {
+        const k0 = b.let('k0', s.mul(SLICE));
+        const on = active ? b.let('on', active(k0)) : null;
+        const body = () => {
+          stage(A, As, row0, k0, 'ga');
+          stage(B, Bs, col0, k0, 'gb');
+        };
+        if (on) b.if(on, body);
+        else body();
+        b.barrier();
+        const fma = () => {
+          for (let kk = 0; kk < SLICE; kk++) {
+            const a = localRows.map((r, i) => b.let(`a${kk}_${i}`, As.at(r.add(kk * TILE))));
+            const bv = localCols.map((c, j) => b.let(`b${kk}_${j}`, Bs.at(c.add(kk * TILE))));
+            acc.forEach((row, i) => row.forEach((v, j) => v.set(v.add(a[i]!.mul(bv[j]!)))));
+          }
+        };
+        if (on) b.if(on, fma);
+        else fma();
+        b.barrier();
+      });
+    },
+  };
+}

@@ -1,0 +1,226 @@
+// The tuned CCE kernels: the same computations as simple.ts, as 64 x 64 workgroup tiles of the products
+// E Cᵀ (forward log-sum-exp, gradient block), h C (dE) and hᵀ E (dC), on the tile engine. Filter tiles
+// (32 x 32) that the mask rules out are skipped slice by slice.
+import { type Ex, type Kernel, defineKernel, f32, i32, memoKernel } from '@cce/core';
+import { type CceFlags, FILTER_TILE, capped, flagKey, gradTerm } from './common.js';
+import { PER, TILE, TILE_THREADS, createTileEngine } from './tile-engine.js';
+
+const guard = (ok: Ex, value: () => Ex) => ok.select(value(), f32(0));
+
+/**
+ * part[s, i] = log Σ exp(y_iv) over vocabulary split s. Workgroup (x, y) = (token block, split): it walks
+ * the split's vocabulary tiles keeping an online (max, sum) per owned row, then combines the 16 partial
+ * states of each row through workgroup memory.
+ */
+export function tiledLseKernel(f: CceFlags): Kernel {
+  return memoKernel(`cce:tiled_lse:${flagKey(f)}`, () => defineKernel('cce_tiled_lse', { workgroupSize: TILE_THREADS }, (b) => {
+    const e = b.input('e', 'f32');
+    const c = b.input('c', 'f32');
+    const bias = f.bias ? b.input('bias', 'f32') : null;
+    const part = b.output('out', 'f32');
+    const D = b.uniform('D', 'i32');
+    const N = b.uniform('N', 'i32');
+    const V = b.uniform('V', 'i32');
+    const Vs = b.uniform('Vs', 'i32');
+    const softcap = f.softcap ? b.uniform('softcap', 'f32') : null;
+    const row0 = b.let('row0', b.workgroupId(0).mul(TILE));
+    const lo = b.let('lo', b.workgroupId(1).mul(Vs));
+    const hi = b.let('hi', lo.add(Vs).min(V));
+    const eng = createTileEngine(b,
+      { kContiguous: true, fetch: (i, k) => guard(i.lt(N).and(k.lt(D)), () => e.at(i.mul(D).add(k))) },
+      { kContiguous: true, fetch: (v, k) => guard(v.lt(hi).and(k.lt(D)), () => c.at(v.mul(D).add(k))) });
+    const mx = eng.localRows.map((_, r) => b.var(`mx${r}`, f32(-3.0e38)));
+    const sm = eng.localRows.map((_, r) => b.var(`sm${r}`, f32(0)));
+    b.for('vt', lo, hi, (col0) => {
+      eng.zero();
+      eng.product(row0, col0, D);
+      eng.localCols.forEach((lc, j) => {
+        const v = b.let(`v${j}`, col0.add(lc));
+        b.if(v.lt(hi), () => {
+          eng.localRows.forEach((_, r) => {
+            let z: Ex = eng.acc[r]![j]!;
+            if (bias) z = z.add(bias.at(v));
+            const y = b.let('y', softcap ? capped(z, softcap) : z);
+            const m2 = b.let('m2', mx[r]!.max(y));
+            sm[r]!.set(sm[r]!.mul(mx[r]!.sub(m2).exp()).add(y.sub(m2).exp()));
+            mx[r]!.set(m2);
+          });
+        });
+      });
+    }, TILE);
+    // Combine the 16 invocations that share each row: states in workgroup memory, one row per invocation.
+    const ms = b.workgroupArray('row_max', 'f32', TILE * 16);
+    const ss = b.workgroupArray('row_sum', 'f32', TILE * 16);
+    const tx = b.let('cx', eng.tid.mod(16));
+    eng.localRows.forEach((lr, r) => {
+      ms.store(lr.mul(16).add(tx), mx[r]!);
+      ss.store(lr.mul(16).add(tx), sm[r]!);
+    });
+    b.barrier();
+    b.if(eng.tid.lt(TILE).and(row0.add(eng.tid).lt(N)), () => {
+      const base = b.let('cbase', eng.tid.mul(16));
+      const m = b.var('m', ms.at(base));
+      b.for('q', 1, 16, (q) => m.set(m.max(ms.at(base.add(q)))));
+      const s = b.var('s', f32(0));
+      b.for('q', 0, 16, (q) => s.set(s.add(ss.at(base.add(q)).mul(ms.at(base.add(q)).sub(m).exp()))));
+      part.store(b.workgroupId(1).mul(N).add(row0).add(eng.tid), m.add(s.log()));
+    });
+  }));
+}
+
+/**
+ * h[i, j] for the chunk (the gradient term of token i and entry perm[v0 + j]) and the filter mask of the
+ * block's four 32 x 32 tiles. Workgroup (x, y) = (chunk column block, token block).
+ */
+export function tiledGradBlockKernel(f: CceFlags): Kernel {
+  return memoKernel(`cce:tiled_grad_block:${flagKey(f)}`, () => defineKernel('cce_tiled_grad_block', { workgroupSize: TILE_THREADS }, (b) => {
+    const e = b.input('e', 'f32');
+    const c = b.input('c', 'f32');
+    const bias = f.bias ? b.input('bias', 'f32') : null;
+    const perm = b.input('perm', 'i32');
+    const lse = b.input('lse', 'f32');
+    const tgt = b.input('tgt', 'i32');
+    const h = b.output('h', 'f32');
+    const mask = b.output('mask', 'i32');
+    const D = b.uniform('D', 'i32');
+    const N = b.uniform('N', 'i32');
+    const V = b.uniform('V', 'i32');
+    const v0 = b.uniform('v0', 'i32');
+    const Vc = b.uniform('Vc', 'i32');
+    const ignore = b.uniform('ignore', 'i32');
+    const eps = b.uniform('eps', 'f32');
+    const softcap = f.softcap ? b.uniform('softcap', 'f32') : null;
+    const smoothing = f.smoothing ? b.uniform('smoothing', 'f32') : null;
+    const zLoss = f.zLoss ? b.uniform('z_loss', 'f32') : null;
+    const col0 = b.let('col0', b.workgroupId(0).mul(TILE));
+    const row0 = b.let('row0', b.workgroupId(1).mul(TILE));
+    const eng = createTileEngine(b,
+      { kContiguous: true, fetch: (i, k) => guard(i.lt(N).and(k.lt(D)), () => e.at(i.mul(D).add(k))) },
+      { kContiguous: true, fetch: (j, k) => guard(j.lt(Vc).and(k.lt(D)), () => c.at(perm.at(v0.add(j)).mul(D).add(k))) });
+    eng.product(row0, col0, D);
+    // hit[q]: this invocation saw |h| >= eps in filter tile q = 2 * (row half) + (column half).
+    const hit = [0, 1, 2, 3].map((q) => b.var(`hit${q}`, i32(0)));
+    eng.localRows.forEach((lr, r) => {
+      const i = b.let(`i${r}`, row0.add(lr));
+      b.if(i.lt(N), () => {
+        const t = b.let('t', tgt.at(i));
+        const l = b.let('l', lse.at(i));
+        eng.localCols.forEach((lc, j) => {
+          const col = b.let('j', col0.add(lc));
+          b.if(col.lt(Vc), () => {
+            const value = b.var('hv', f32(0));
+            b.if(t.ne(ignore), () => {
+              const v = b.let('v', perm.at(v0.add(col)));
+              let z: Ex = eng.acc[r]![j]!;
+              if (bias) z = z.add(bias.at(v));
+              const y = b.let('y', softcap ? capped(z, softcap) : z);
+              value.set(gradTerm(y, v, { lse: l, target: t, smoothing, zLoss, V, softcap }));
+            });
+            h.store(i.mul(Vc).add(col), value);
+            const q = 2 * Math.floor((r * 16) / FILTER_TILE) + Math.floor((j * 16) / FILTER_TILE);
+            b.if(value.abs().ge(eps), () => hit[q]!.set(i32(1)));
+          });
+        });
+      });
+    });
+    const flags = b.workgroupArray('hits', 'i32', 4 * TILE_THREADS);
+    hit.forEach((v, q) => flags.store(eng.tid.add(q * TILE_THREADS), v));
+    b.barrier();
+    b.if(eng.tid.lt(4), () => {
+      const tilesV = b.let('tiles_v', Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
+      const tb = b.let('tb', row0.div(FILTER_TILE).add(eng.tid.div(2)));
+      const tv = b.let('tv', col0.div(FILTER_TILE).add(eng.tid.mod(2)));
+      b.if(tb.lt(N.add(FILTER_TILE - 1).div(FILTER_TILE)).and(tv.lt(tilesV)), () => {
+        const any = b.var('any', i32(0));
+        b.for('p', 0, TILE_THREADS, (p) => any.set(any.bitOr(flags.at(eng.tid.mul(TILE_THREADS).add(p)))));
+        mask.store(tb.mul(tilesV).add(tv), any);
+      });
+    });
+  }));
+}
+
+/** Whether any of the filter tiles (rows tb0, tb0 + 1) x column tv is on (bounds-checked). */
+function maskAny(b: Parameters<typeof createTileEngine>[0], mask: { at(i: Ex): Ex }, tb0: Ex, tv: Ex, tilesB: Ex, tilesV: Ex, alongRows: boolean): Ex {
+  // alongRows: the two tiles differ in the row (token) index; otherwise in the column (vocab) index.
+  const at = (tb: Ex, t: Ex) => b.let('mk', tb.lt(tilesB).and(t.lt(tilesV)).select(mask.at(tb.mul(tilesV).add(t).min(tilesB.mul(tilesV).sub(1))), i32(0)));
+  const first = alongRows ? at(tb0, tv) : at(tv, tb0);
+  const second = alongRows ? at(tb0.add(1), tv) : at(tv, tb0.add(1));
+  return first.bitOr(second).ne(0);
+}
+
+/** dE[i, d] (+)= g_i Σ_j h[i, j] c[perm[v0 + j], d]. Workgroup (x, y) = (D block, token block). */
+export function tiledGradEKernel(accumulate: boolean): Kernel {
+  return memoKernel(`cce:tiled_grad_e:${accumulate}`, () => defineKernel(`cce_tiled_grad_e${accumulate ? '_acc' : ''}`, { workgroupSize: TILE_THREADS }, (b) => {
+    const h = b.input('h', 'f32');
+    const c = b.input('c', 'f32');
+    const g = b.input('g', 'f32');
+    const perm = b.input('perm', 'i32');
+    const mask = b.input('mask', 'i32');
+    const out = b.output('out', 'f32');
+    const N = b.uniform('N', 'i32');
+    const D = b.uniform('D', 'i32');
+    const v0 = b.uniform('v0', 'i32');
+    const Vc = b.uniform('Vc', 'i32');
+    const col0 = b.let('col0', b.workgroupId(0).mul(TILE));
+    const row0 = b.let('row0', b.workgroupId(1).mul(TILE));
+    const tilesB = b.let('tiles_b', N.add(FILTER_TILE - 1).div(FILTER_TILE));
+    const tilesV = b.let('tiles_v', Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
+    const eng = createTileEngine(b,
+      { kContiguous: true, fetch: (i, j) => guard(i.lt(N).and(j.lt(Vc)), () => h.at(i.mul(Vc).add(j))) },
+      { kContiguous: false, fetch: (d, j) => guard(d.lt(D).and(j.lt(Vc)), () => c.at(perm.at(v0.add(j)).mul(D).add(d))) });
+    const tb0 = b.let('tb0', row0.div(FILTER_TILE));
+    eng.product(row0, col0, Vc, (k0) => maskAny(b, mask, tb0, k0.div(FILTER_TILE), tilesB, tilesV, true));
+    eng.localRows.forEach((lr, r) => {
+      const i = b.let(`i${r}`, row0.add(lr));
+      b.if(i.lt(N), () => {
+        const gi = b.let('gi', g.at(i));
+        eng.localCols.forEach((lc, j) => {
+          const d = b.let('d', col0.add(lc));
+          b.if(d.lt(D), () => {
+            const idx = b.let('o', i.mul(D).add(d));
+            const delta = eng.acc[r]![j]!.mul(gi);
+            out.store(idx, accumulate ? out.at(idx).add(delta) : delta);
+          });
+        });
+      });
+    });
+  }));
+}
+
+/** dC[perm[v0 + j], d] = Σ_i g_i h[i, j] e[i, d] (+ smooth[d]). Workgroup (x, y) = (D block, chunk row block). */
+export function tiledGradCKernel(smoothing: boolean): Kernel {
+  return memoKernel(`cce:tiled_grad_c:${smoothing}`, () => defineKernel('cce_tiled_grad_c', { workgroupSize: TILE_THREADS }, (b) => {
+    const h = b.input('h', 'f32');
+    const e = b.input('e', 'f32');
+    const g = b.input('g', 'f32');
+    const perm = b.input('perm', 'i32');
+    const mask = b.input('mask', 'i32');
+    const smooth = smoothing ? b.input('smooth', 'f32') : null;
+    const out = b.output('out', 'f32');
+    const N = b.uniform('N', 'i32');
+    const D = b.uniform('D', 'i32');
+    const v0 = b.uniform('v0', 'i32');
+    const Vc = b.uniform('Vc', 'i32');
+    const col0 = b.let('col0', b.workgroupId(0).mul(TILE));
+    const row0 = b.let('row0', b.workgroupId(1).mul(TILE));
+    const tilesB = b.let('tiles_b', N.add(FILTER_TILE - 1).div(FILTER_TILE));
+    const tilesV = b.let('tiles_v', Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
+    const eng = createTileEngine(b,
+      { kContiguous: false, fetch: (j, i) => guard(j.lt(Vc).and(i.lt(N)), () => h.at(i.mul(Vc).add(j)).mul(g.at(i))) },
+      { kContiguous: false, fetch: (d, i) => guard(d.lt(D).and(i.lt(N)), () => e.at(i.mul(D).add(d))) });
+    const tv0 = b.let('tv0', row0.div(FILTER_TILE));
+    eng.product(row0, col0, N, (k0) => maskAny(b, mask, tv0, k0.div(FILTER_TILE), tilesB, tilesV, false));
+    eng.localRows.forEach((lr, r) => {
+      const j = b.let(`j${r}`, row0.add(lr));
+      b.if(j.lt(Vc), () => {
+        const vrow = b.let('vrow', perm.at(v0.add(j)).mul(D));
+        eng.localCols.forEach((lc, q) => {
+          const d = b.let('d', col0.add(lc));
+          b.if(d.lt(D), () => out.store(vrow.add(d), smooth ? eng.acc[r]![q]!.add(smooth.at(d)) : eng.acc[r]![q]!));
+        });
+      });
+    });
+  }));
+}
+
+export { PER };
