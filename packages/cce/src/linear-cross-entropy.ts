@@ -133,7 +133,7 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
       stats.add(used, used.size);
       used.dispose();
     }
-    const common = { h, mask, g, perm, N, D, v0, Vc: w };
+    const common = { h, mask, g, perm, N, D, v0, Vc: w, scratchBytes: o.scratchBytes };
     if (ctx.needsGrad[0]) C.runVariant<GradProductProblem>('cce.gradE', backend, { ...common, operand: c, out: dE, accumulate: v0 > 0, smooth: null });
     if (ctx.needsGrad[1]) C.runVariant<GradProductProblem>('cce.gradC', backend, { ...common, operand: e, out: dC, accumulate: false, smooth: smoothC });
     if (dBias && ctx.needsGrad[3]) {

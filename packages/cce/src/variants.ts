@@ -4,7 +4,7 @@ import * as C from '@cce/core';
 import type { Backend, Tensor } from '@cce/core';
 import { type CceFlags, FILTER_TILE } from './kernels/common.js';
 import { gradBlockKernel, gradCKernel, gradEKernel, lseSplitKernel, tileMaskKernel } from './kernels/simple.js';
-import { tiledGradBlockKernel, tiledGradCKernel, tiledGradEKernel, tiledLseKernel } from './kernels/tiled.js';
+import { gradCReduceKernel, tiledGradBlockKernel, tiledGradCKernel, tiledGradEKernel, tiledLseKernel } from './kernels/tiled.js';
 import { TILE, TILE_THREADS } from './kernels/tile-engine.js';
 
 /** What every logit-recomputing step binds: e [N, D], c [V, D], bias, sizes and option values. */
@@ -59,6 +59,8 @@ export interface GradProductProblem {
   out: Tensor;
   accumulate: boolean;
   smooth: Tensor | null;
+  /** Bytes a variant may use for partial results (the op's scratch budget). */
+  scratchBytes: number;
 }
 
 export const tilesOf = (n: number) => Math.ceil(n / FILTER_TILE);
@@ -158,8 +160,24 @@ C.registerVariant<GradProductProblem>('cce.gradC', {
   priority: 10,
   supports: (backend, p) => tiledFits(backend) && gridFits(backend, blocks(p.D), blocks(p.Vc)),
   run: (backend, p) => {
-    C.dispatchKernel(backend, tiledGradCKernel(!!p.smooth), { h: p.h, e: p.operand, g: p.g, perm: p.perm, mask: p.mask, out: p.out, ...(p.smooth ? { smooth: p.smooth } : {}) },
-      { N: p.N, D: p.D, v0: p.v0, Vc: p.Vc }, [blocks(p.D), blocks(p.Vc), 1]);
+    // Few vocabulary rows per chunk leave the GPU idle over a long token loop: split the tokens and sum
+    // the partial products after, within a partial buffer no larger than the scratch block.
+    const blocksOut = blocks(p.D) * blocks(p.Vc);
+    const bySize = Math.floor(p.scratchBytes / (4 * p.Vc * p.D));
+    const splits = Math.max(1, Math.min(16, Math.ceil(512 / blocksOut), bySize, Math.ceil(p.N / 64), backend.capabilities.limits.maxWorkgroupsPerDimension));
+    const Ns = Math.ceil(Math.ceil(p.N / splits) / FILTER_TILE) * FILTER_TILE;
+    const z = Math.ceil(p.N / Ns);
+    const smooth: Record<string, Tensor> = p.smooth ? { smooth: p.smooth } : {};
+    const common = { h: p.h, e: p.operand, g: p.g, perm: p.perm, mask: p.mask };
+    const uniforms = { N: p.N, D: p.D, v0: p.v0, Vc: p.Vc, Ns };
+    if (z === 1) {
+      C.dispatchKernel(backend, tiledGradCKernel(!!p.smooth, false), { ...common, ...smooth, out: p.out }, uniforms, [blocks(p.D), blocks(p.Vc), 1]);
+      return;
+    }
+    const partial = C.Tensor.empty([z * p.Vc * p.D], 'f32', backend);
+    C.dispatchKernel(backend, tiledGradCKernel(!!p.smooth, true), { ...common, out: partial }, uniforms, [blocks(p.D), blocks(p.Vc), z]);
+    dispatchFlat(backend, gradCReduceKernel(!!p.smooth), p.Vc * p.D, { partial, perm: p.perm, ...smooth, out: p.out }, { D: p.D, v0: p.v0, splits: z });
+    partial.dispose();
   },
 });
 

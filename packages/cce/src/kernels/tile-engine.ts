@@ -27,10 +27,11 @@ export interface TileEngine {
   tid: Ex;
   zero(): void;
   /**
-   * Accumulates the block at (row0, col0) over k in [0, K). `active(k0)` (uniform across the workgroup)
-   * may rule out the slice starting at k0; barriers stay in uniform control flow either way.
+   * Accumulates the block at (row0, col0) over k in [kBegin, K) (kBegin a multiple of 16). `active(k0)`
+   * (uniform across the workgroup) may rule out the slice starting at k0; barriers stay in uniform
+   * control flow either way.
    */
-  product(row0: Ex, col0: Ex, K: Ex, active?: (k0: Ex) => Ex): void;
+  product(row0: Ex, col0: Ex, K: Ex, active?: (k0: Ex) => Ex, kBegin?: Ex): void;
 }
 
 export function createTileEngine(b: KernelBuilder, A: TileOperand, B: TileOperand): TileEngine {
@@ -63,8 +64,8 @@ export function createTileEngine(b: KernelBuilder, A: TileOperand, B: TileOperan
     zero() {
       for (const row of acc) for (const a of row) a.set(f32(0));
     },
-    product(row0, col0, K, active) {
-      b.for('slice', 0, K.add(SLICE - 1).div(SLICE), (s) => {
+    product(row0, col0, K, active, kBegin) {
+      b.for('slice', kBegin ? kBegin.div(SLICE) : 0, K.add(SLICE - 1).div(SLICE), (s) => {
         const k0 = b.let('k0', s.mul(SLICE));
         const on = active ? b.let('on', active(k0)) : null;
         const body = () => {

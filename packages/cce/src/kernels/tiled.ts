@@ -187,38 +187,65 @@ export function tiledGradEKernel(accumulate: boolean): Kernel {
   }));
 }
 
-/** dC[perm[v0 + j], d] = Σ_i g_i h[i, j] e[i, d] (+ smooth[d]). Workgroup (x, y) = (D block, chunk row block). */
-export function tiledGradCKernel(smoothing: boolean): Kernel {
-  return memoKernel(`cce:tiled_grad_c:${smoothing}`, () => defineKernel('cce_tiled_grad_c', { workgroupSize: TILE_THREADS }, (b) => {
+/**
+ * dC rows of the chunk, Σ_i g_i h[i, j] e[i, d], split over tokens: workgroup (x, y, z) = (D block, chunk
+ * row block, token split z of `Ns` tokens). With one split it writes dC[perm[v0 + j], d] (+ smooth[d])
+ * directly; with several it writes partial[z, j, d] for gradCReduceKernel.
+ */
+export function tiledGradCKernel(smoothing: boolean, split: boolean): Kernel {
+  return memoKernel(`cce:tiled_grad_c:${smoothing}:${split}`, () => defineKernel(`cce_tiled_grad_c${split ? '_split' : ''}`, { workgroupSize: TILE_THREADS }, (b) => {
     const h = b.input('h', 'f32');
     const e = b.input('e', 'f32');
     const g = b.input('g', 'f32');
     const perm = b.input('perm', 'i32');
     const mask = b.input('mask', 'i32');
-    const smooth = smoothing ? b.input('smooth', 'f32') : null;
+    const smooth = smoothing && !split ? b.input('smooth', 'f32') : null;
     const out = b.output('out', 'f32');
     const N = b.uniform('N', 'i32');
     const D = b.uniform('D', 'i32');
     const v0 = b.uniform('v0', 'i32');
     const Vc = b.uniform('Vc', 'i32');
+    const Ns = b.uniform('Ns', 'i32');
     const col0 = b.let('col0', b.workgroupId(0).mul(TILE));
     const row0 = b.let('row0', b.workgroupId(1).mul(TILE));
+    const z = b.let('z', b.workgroupId(2));
     const tilesB = b.let('tiles_b', N.add(FILTER_TILE - 1).div(FILTER_TILE));
     const tilesV = b.let('tiles_v', Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
     const eng = createTileEngine(b,
       { kContiguous: false, fetch: (j, i) => guard(j.lt(Vc).and(i.lt(N)), () => h.at(i.mul(Vc).add(j)).mul(g.at(i))) },
       { kContiguous: false, fetch: (d, i) => guard(d.lt(D).and(i.lt(N)), () => e.at(i.mul(D).add(d))) });
     const tv0 = b.let('tv0', row0.div(FILTER_TILE));
-    eng.product(row0, col0, N, (k0) => maskAny(b, mask, tv0, k0.div(FILTER_TILE), tilesB, tilesV, false));
+    const kBegin = b.let('k_begin', z.mul(Ns));
+    eng.product(row0, col0, kBegin.add(Ns).min(N), (k0) => maskAny(b, mask, tv0, k0.div(FILTER_TILE), tilesB, tilesV, false), kBegin);
     eng.localRows.forEach((lr, r) => {
       const j = b.let(`j${r}`, row0.add(lr));
       b.if(j.lt(Vc), () => {
-        const vrow = b.let('vrow', perm.at(v0.add(j)).mul(D));
+        const rowBase = b.let('rbase', split ? z.mul(Vc).add(j).mul(D) : perm.at(v0.add(j)).mul(D));
         eng.localCols.forEach((lc, q) => {
           const d = b.let('d', col0.add(lc));
-          b.if(d.lt(D), () => out.store(vrow.add(d), smooth ? eng.acc[r]![q]!.add(smooth.at(d)) : eng.acc[r]![q]!));
+          b.if(d.lt(D), () => out.store(rowBase.add(d), smooth ? eng.acc[r]![q]!.add(smooth.at(d)) : eng.acc[r]![q]!));
         });
       });
+    });
+  }));
+}
+
+/** dC[perm[v0 + j], d] = Σ_z partial[z, j, d] (+ smooth[d]). */
+export function gradCReduceKernel(smoothing: boolean): Kernel {
+  return memoKernel(`cce:grad_c_reduce:${smoothing}`, () => defineKernel('cce_grad_c_reduce', { workgroupSize: 64 }, (b) => {
+    const partial = b.input('partial', 'f32');
+    const perm = b.input('perm', 'i32');
+    const smooth = smoothing ? b.input('smooth', 'f32') : null;
+    const out = b.output('out', 'f32');
+    const count = b.uniform('count', 'i32');
+    const D = b.uniform('D', 'i32');
+    const v0 = b.uniform('v0', 'i32');
+    const splits = b.uniform('splits', 'i32');
+    const idx = b.let('idx', b.linearId());
+    b.if(idx.lt(count), () => {
+      const acc = b.var('acc', smooth ? smooth.at(idx.mod(D)) : f32(0));
+      b.for('z', 0, splits, (z) => acc.set(acc.add(partial.at(z.mul(count).add(idx)))));
+      out.store(perm.at(v0.add(idx.div(D))).mul(D).add(idx.mod(D)), acc);
     });
   }));
 }
