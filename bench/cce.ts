@@ -1,11 +1,12 @@
 // Benchmark: naive cross-entropy (materialised logits) vs CCE (filter off, 'auto', 2^-12), forward and
 // forward+backward, time and peak extra memory, on random and peaky data.
-//   node scripts/run-ts.mjs bench/cce.ts [--quick] [--json] [--backend NAME] [--reps N] [--scratch MiB] [--shape N,D,V]
+//   node scripts/run-ts.mjs bench/cce.ts [--quick] [--json] [--backend NAME] [--reps N] [--scratch MiB]
+//     [--shape N,D,V] [--data random|peaky] [--engine 16x16|8x8] [--methods naive,cce,cce-auto,cce-2^-12]
 // --quick: small shapes on every backend available (minutes on a software adapter); otherwise the
 // full shapes on webgpu. --json: only JSON on stdout (progress on stderr).
 import * as C from '@cce/core';
 import type { Backend, Tensor } from '@cce/core';
-import { type CceData, FilterStats, linearCrossEntropy, naiveLinearCrossEntropy, peakyCceData, randomCceData } from '@cce/cce';
+import { type CceData, FilterStats, linearCrossEntropy, naiveLinearCrossEntropy, peakyCceData, randomCceData, setEngineShape } from '@cce/cce';
 import { loadBackends } from '../examples/backends.js';
 
 const args = process.argv.slice(2);
@@ -20,7 +21,9 @@ const log = (line: string) => (json ? process.stderr : process.stdout).write(lin
 const MiB = 2 ** 20;
 
 type Method = 'naive' | 'cce' | 'cce-auto' | 'cce-2^-12';
-const METHODS: Method[] = ['naive', 'cce', 'cce-auto', 'cce-2^-12'];
+const METHODS = (flag('methods')?.split(',') ?? ['naive', 'cce', 'cce-auto', 'cce-2^-12']) as Method[];
+const DATA = (flag('data')?.split(',') ?? ['random', 'peaky']) as ('random' | 'peaky')[];
+if (flag('engine')) setEngineShape(flag('engine') as '16x16' | '8x8');
 const filterOf: Record<Exclude<Method, 'naive'>, number | 'auto' | null> = { cce: null, 'cce-auto': 'auto', 'cce-2^-12': 2 ** -12 };
 
 export interface Row {
@@ -167,9 +170,9 @@ for (const name of names) {
   const slow = backend.name === 'cpu' || backend.name === 'cpu64';
   for (const [N, D, V] of shapes) {
     const [n, d, v] = slow ? [Math.min(N, 128), Math.min(D, 32), Math.min(V, 1024)] : [N, D, V];
-    for (const kind of ['random', 'peaky'] as const) rows.push(...await benchShape(backend, n, d, v, kind));
+    for (const kind of DATA) rows.push(...await benchShape(backend, n, d, v, kind));
   }
   backend.destroy();
 }
-if (json) console.log(JSON.stringify({ date: new Date().toISOString(), reps, scratchMiB: scratchBytes ? scratchBytes / 2 ** 20 : 4, rows }, null, 2));
+if (json) console.log(JSON.stringify({ date: new Date().toISOString(), reps, scratchMiB: scratchBytes ? scratchBytes / 2 ** 20 : 2, engine: flag('engine') ?? '16x16', rows }, null, 2));
 else console.log('\n' + table(rows));

@@ -2,7 +2,7 @@
 // interpreter, at odd shapes spanning several 64 x 64 tiles with ragged edges, with filtering on.
 import { suite } from 'uvu';
 import * as C from '@cce/core';
-import { linearCrossEntropy, naiveLinearCrossEntropy, randomCceData, peakyCceData } from '@cce/cce';
+import { linearCrossEntropy, naiveLinearCrossEntropy, randomCceData, peakyCceData, setEngineShape } from '@cce/cce';
 import { compareArrays } from '../support/conformance.js';
 
 const s = suite('cce: variants on the reference');
@@ -14,9 +14,10 @@ async function withAll<T>(variant: string, fn: () => Promise<T>): Promise<T> {
 }
 
 // A small scratch gives several vocabulary chunks; a large one a single chunk with dC split over tokens.
-for (const variant of ['simple', 'tiled']) {
+for (const variant of ['simple', 'tiled 16x16', 'tiled 8x8']) {
   for (const [kind, scratchCols] of [['random', 96], ['peaky', 96], ['random', 4096]] as const) {
     s(`${variant} kernels, ${kind} data, all options, filter 'auto', scratch of ${scratchCols} columns`, async () => {
+      if (variant !== 'simple') setEngineShape(variant.split(' ')[1] as '8x8' | '16x16');
       const f64 = new C.CpuBackend({ precision: 'f64', subgroupSize: 8 });
       const [B, T, D, V] = [2, 37, 67, 150];
       const data = kind === 'random' ? randomCceData(B * T, D, V, 21, 0.2) : peakyCceData(B * T, D, V, 21);
@@ -32,7 +33,8 @@ for (const variant of ['simple', 'tiled']) {
         return [await loss.read(), await e.grad!.read(), await c.grad!.read(), await bias.grad!.read()];
       });
       const want = await run(false);
-      const got = await withAll(variant, () => run(true));
+      const got = await withAll(variant.split(' ')[0]!, () => run(true));
+      setEngineShape('16x16');
       // Filtering at 2^-24 may drop terms below f32 resolution: compare at that scale.
       want.forEach((w, i) => compareArrays(`${variant} output ${i}`, got[i]!, w, 1e-6, 1e-12));
     });

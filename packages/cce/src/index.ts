@@ -4,3 +4,4 @@ export * from './naive.js';
 export * from './linear-cross-entropy.js';
 export { sortedPermutation, meanLogits } from './sort.js';
 export * from './synthetic.js';
+export { setEngineShape, ENGINE_SHAPES } from './kernels/tile-engine.js';

@@ -5,7 +5,7 @@ import type { Backend, Tensor } from '@cce/core';
 import { type CceFlags, FILTER_TILE } from './kernels/common.js';
 import { gradBlockKernel, gradCKernel, gradEKernel, lseSplitKernel, tileMaskKernel } from './kernels/simple.js';
 import { gradCReduceKernel, tiledGradBlockKernel, tiledGradCKernel, tiledGradEKernel, tiledLseKernel } from './kernels/tiled.js';
-import { TILE, TILE_THREADS } from './kernels/tile-engine.js';
+import { TILE, engineThreads } from './kernels/tile-engine.js';
 
 /** What every logit-recomputing step binds: e [N, D], c [V, D], bias, sizes and option values. */
 export interface LogitProblem {
@@ -118,7 +118,7 @@ C.registerVariant<GradProductProblem>('cce.gradC', {
 const tiledFits = (backend: Backend) => {
   const caps = backend.capabilities;
   return !caps.mapOnly && caps.features.has('workgroupMemory')
-    && caps.limits.maxInvocationsPerWorkgroup >= TILE_THREADS && caps.limits.maxWorkgroupStorageSize >= 16 * 1024;
+    && caps.limits.maxInvocationsPerWorkgroup >= engineThreads() && caps.limits.maxWorkgroupStorageSize >= 16 * 1024;
 };
 const blocks = (n: number) => Math.ceil(n / TILE);
 const gridFits = (backend: Backend, ...dims: number[]) => dims.every((d) => d <= backend.capabilities.limits.maxWorkgroupsPerDimension);

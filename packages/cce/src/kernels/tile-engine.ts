@@ -1,16 +1,31 @@
-// A tile engine for CCE's fused products: a workgroup of 16 x 16 invocations computes a 64 x 64 block of
-// Σ_k A[row, k] B[k, col] in registers (4 x 4 per invocation), stepping through k in slices of 16 staged
-// in workgroup memory. Operands are read through fetch functions, so a kernel can gather rows through
+// A tile engine for CCE's fused products: a workgroup of side x side invocations computes a 64 x 64 block
+// of Σ_k A[row, k] B[k, col] in registers (per x per each, side * per = 64), stepping through k in slices
+// of 16 staged in workgroup memory. Operands are read through fetch functions, so a kernel can gather rows through
 // the vocabulary permutation, scale by per-token factors, or bound-check, and the k loop can skip
 // slices a filter mask rules out. Invocation (tx, ty) owns rows ty + 16 r and columns tx + 16 c, so its
-// reads of workgroup memory are broadcasts (A) or contiguous (B): no bank conflicts.
+// reads of workgroup memory are broadcasts (A) or contiguous (B): no bank conflicts. Two shapes: 16 x 16
+// invocations of 4 x 4 (more parallel work) and 8 x 8 invocations of 8 x 8 (more arithmetic per load).
 import { type Ex, type KernelBuilder, type VarRef, f32 } from '@cce/core';
 
 export const TILE = 64;
 export const SLICE = 16;
-const SIDE = 16; // invocations per side
-export const PER = TILE / SIDE; // outputs per invocation per side
-export const TILE_THREADS = SIDE * SIDE;
+
+export interface EngineShape {
+  /** Invocations per side of the workgroup. */
+  side: 8 | 16;
+}
+export const ENGINE_SHAPES: Record<string, EngineShape> = { '16x16': { side: 16 }, '8x8': { side: 8 } };
+let current: EngineShape = ENGINE_SHAPES['16x16']!;
+
+/** The engine shape new CCE kernels use ('16x16' by default; the benchmark compares both). */
+export function setEngineShape(name: keyof typeof ENGINE_SHAPES): void {
+  const shape = ENGINE_SHAPES[name];
+  if (!shape) throw new Error(`unknown engine shape '${name}' (have ${Object.keys(ENGINE_SHAPES).join(', ')})`);
+  current = shape;
+}
+export const engineShape = (): EngineShape => current;
+export const engineThreads = (s: EngineShape = current) => s.side * s.side;
+export const shapeKey = (s: EngineShape = current) => `${s.side}`;
 
 export interface TileOperand {
   /** True when consecutive k are contiguous in memory (load slices k-fastest for coalescing). */
@@ -34,7 +49,10 @@ export interface TileEngine {
   product(row0: Ex, col0: Ex, K: Ex, active?: (k0: Ex) => Ex, kBegin?: Ex): void;
 }
 
-export function createTileEngine(b: KernelBuilder, A: TileOperand, B: TileOperand): TileEngine {
+export function createTileEngine(b: KernelBuilder, A: TileOperand, B: TileOperand, shape: EngineShape): TileEngine {
+  const SIDE = shape.side;
+  const PER = TILE / SIDE;
+  const TILE_THREADS = SIDE * SIDE;
   const As = b.workgroupArray('a_tile', 'f32', SLICE * TILE);
   const Bs = b.workgroupArray('b_tile', 'f32', SLICE * TILE);
   const tid = b.let('tid', b.localIndex());

@@ -3,7 +3,7 @@
 // (32 x 32) that the mask rules out are skipped slice by slice.
 import { type Ex, type Kernel, defineKernel, f32, i32, memoKernel } from '@cce/core';
 import { type CceFlags, FILTER_TILE, capped, flagKey, gradTerm } from './common.js';
-import { PER, TILE, TILE_THREADS, createTileEngine } from './tile-engine.js';
+import { type EngineShape, TILE, createTileEngine, engineShape, engineThreads, shapeKey } from './tile-engine.js';
 
 const guard = (ok: Ex, value: () => Ex) => ok.select(value(), f32(0));
 
@@ -12,8 +12,9 @@ const guard = (ok: Ex, value: () => Ex) => ok.select(value(), f32(0));
  * the split's vocabulary tiles keeping an online (max, sum) per owned row, then combines the 16 partial
  * states of each row through workgroup memory.
  */
-export function tiledLseKernel(f: CceFlags): Kernel {
-  return memoKernel(`cce:tiled_lse:${flagKey(f)}`, () => defineKernel('cce_tiled_lse', { workgroupSize: TILE_THREADS }, (b) => {
+export function tiledLseKernel(f: CceFlags, shape: EngineShape = engineShape()): Kernel {
+  const side = shape.side;
+  return memoKernel(`cce:tiled_lse:${flagKey(f)}:${shapeKey(shape)}`, () => defineKernel('cce_tiled_lse', { workgroupSize: engineThreads(shape) }, (b) => {
     const e = b.input('e', 'f32');
     const c = b.input('c', 'f32');
     const bias = f.bias ? b.input('bias', 'f32') : null;
@@ -28,7 +29,7 @@ export function tiledLseKernel(f: CceFlags): Kernel {
     const hi = b.let('hi', lo.add(Vs).min(V));
     const eng = createTileEngine(b,
       { kContiguous: true, fetch: (i, k) => guard(i.lt(N).and(k.lt(D)), () => e.at(i.mul(D).add(k))) },
-      { kContiguous: true, fetch: (v, k) => guard(v.lt(hi).and(k.lt(D)), () => c.at(v.mul(D).add(k))) });
+      { kContiguous: true, fetch: (v, k) => guard(v.lt(hi).and(k.lt(D)), () => c.at(v.mul(D).add(k))) }, shape);
     const mx = eng.localRows.map((_, r) => b.var(`mx${r}`, f32(-3.0e38)));
     const sm = eng.localRows.map((_, r) => b.var(`sm${r}`, f32(0)));
     b.for('vt', lo, hi, (col0) => {
@@ -48,21 +49,22 @@ export function tiledLseKernel(f: CceFlags): Kernel {
         });
       });
     }, TILE);
-    // Combine the 16 invocations that share each row: states in workgroup memory, one row per invocation.
-    const ms = b.workgroupArray('row_max', 'f32', TILE * 16);
-    const ss = b.workgroupArray('row_sum', 'f32', TILE * 16);
-    const tx = b.let('cx', eng.tid.mod(16));
+    // Combine the invocations that share each row: states in workgroup memory, one row per invocation.
+    const ms = b.workgroupArray('row_max', 'f32', TILE * side);
+    const ss = b.workgroupArray('row_sum', 'f32', TILE * side);
+    const tx = b.let('cx', eng.tid.mod(side));
     eng.localRows.forEach((lr, r) => {
-      ms.store(lr.mul(16).add(tx), mx[r]!);
-      ss.store(lr.mul(16).add(tx), sm[r]!);
+      ms.store(lr.mul(side).add(tx), mx[r]!);
+      ss.store(lr.mul(side).add(tx), sm[r]!);
     });
     b.barrier();
+    // TILE rows, at least TILE invocations (side >= 8).
     b.if(eng.tid.lt(TILE).and(row0.add(eng.tid).lt(N)), () => {
-      const base = b.let('cbase', eng.tid.mul(16));
+      const base = b.let('cbase', eng.tid.mul(side));
       const m = b.var('m', ms.at(base));
-      b.for('q', 1, 16, (q) => m.set(m.max(ms.at(base.add(q)))));
+      b.for('q', 1, side, (q) => m.set(m.max(ms.at(base.add(q)))));
       const s = b.var('s', f32(0));
-      b.for('q', 0, 16, (q) => s.set(s.add(ss.at(base.add(q)).mul(ms.at(base.add(q)).sub(m).exp()))));
+      b.for('q', 0, side, (q) => s.set(s.add(ss.at(base.add(q)).mul(ms.at(base.add(q)).sub(m).exp()))));
       part.store(b.workgroupId(1).mul(N).add(row0).add(eng.tid), m.add(s.log()));
     });
   }));
@@ -72,8 +74,9 @@ export function tiledLseKernel(f: CceFlags): Kernel {
  * h[i, j] for the chunk (the gradient term of token i and entry perm[v0 + j]) and the filter mask of the
  * block's four 32 x 32 tiles. Workgroup (x, y) = (chunk column block, token block).
  */
-export function tiledGradBlockKernel(f: CceFlags): Kernel {
-  return memoKernel(`cce:tiled_grad_block:${flagKey(f)}`, () => defineKernel('cce_tiled_grad_block', { workgroupSize: TILE_THREADS }, (b) => {
+export function tiledGradBlockKernel(f: CceFlags, shape: EngineShape = engineShape()): Kernel {
+  const threads = engineThreads(shape);
+  return memoKernel(`cce:tiled_grad_block:${flagKey(f)}:${shapeKey(shape)}`, () => defineKernel('cce_tiled_grad_block', { workgroupSize: threads }, (b) => {
     const e = b.input('e', 'f32');
     const c = b.input('c', 'f32');
     const bias = f.bias ? b.input('bias', 'f32') : null;
@@ -96,7 +99,7 @@ export function tiledGradBlockKernel(f: CceFlags): Kernel {
     const row0 = b.let('row0', b.workgroupId(1).mul(TILE));
     const eng = createTileEngine(b,
       { kContiguous: true, fetch: (i, k) => guard(i.lt(N).and(k.lt(D)), () => e.at(i.mul(D).add(k))) },
-      { kContiguous: true, fetch: (j, k) => guard(j.lt(Vc).and(k.lt(D)), () => c.at(perm.at(v0.add(j)).mul(D).add(k))) });
+      { kContiguous: true, fetch: (j, k) => guard(j.lt(Vc).and(k.lt(D)), () => c.at(perm.at(v0.add(j)).mul(D).add(k))) }, shape);
     eng.product(row0, col0, D);
     // hit[q]: this invocation saw |h| >= eps in filter tile q = 2 * (row half) + (column half).
     const hit = [0, 1, 2, 3].map((q) => b.var(`hit${q}`, i32(0)));
@@ -117,14 +120,14 @@ export function tiledGradBlockKernel(f: CceFlags): Kernel {
               value.set(gradTerm(y, v, { lse: l, target: t, smoothing, zLoss, V, softcap }));
             });
             h.store(i.mul(Vc).add(col), value);
-            const q = 2 * Math.floor((r * 16) / FILTER_TILE) + Math.floor((j * 16) / FILTER_TILE);
+            const q = 2 * Math.floor((r * shape.side) / FILTER_TILE) + Math.floor((j * shape.side) / FILTER_TILE);
             b.if(value.abs().ge(eps), () => hit[q]!.set(i32(1)));
           });
         });
       });
     });
-    const flags = b.workgroupArray('hits', 'i32', 4 * TILE_THREADS);
-    hit.forEach((v, q) => flags.store(eng.tid.add(q * TILE_THREADS), v));
+    const flags = b.workgroupArray('hits', 'i32', 4 * threads);
+    hit.forEach((v, q) => flags.store(eng.tid.add(q * threads), v));
     b.barrier();
     b.if(eng.tid.lt(4), () => {
       const tilesV = b.let('tiles_v', Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
@@ -132,7 +135,7 @@ export function tiledGradBlockKernel(f: CceFlags): Kernel {
       const tv = b.let('tv', col0.div(FILTER_TILE).add(eng.tid.mod(2)));
       b.if(tb.lt(N.add(FILTER_TILE - 1).div(FILTER_TILE)).and(tv.lt(tilesV)), () => {
         const any = b.var('any', i32(0));
-        b.for('p', 0, TILE_THREADS, (p) => any.set(any.bitOr(flags.at(eng.tid.mul(TILE_THREADS).add(p)))));
+        b.for('p', 0, threads, (p) => any.set(any.bitOr(flags.at(eng.tid.mul(threads).add(p)))));
         mask.store(tb.mul(tilesV).add(tv), any);
       });
     });
@@ -149,8 +152,8 @@ function maskAny(b: Parameters<typeof createTileEngine>[0], mask: { at(i: Ex): E
 }
 
 /** dE[i, d] (+)= g_i Σ_j h[i, j] c[perm[v0 + j], d]. Workgroup (x, y) = (D block, token block). */
-export function tiledGradEKernel(accumulate: boolean): Kernel {
-  return memoKernel(`cce:tiled_grad_e:${accumulate}`, () => defineKernel(`cce_tiled_grad_e${accumulate ? '_acc' : ''}`, { workgroupSize: TILE_THREADS }, (b) => {
+export function tiledGradEKernel(accumulate: boolean, shape: EngineShape = engineShape()): Kernel {
+  return memoKernel(`cce:tiled_grad_e:${accumulate}:${shapeKey(shape)}`, () => defineKernel(`cce_tiled_grad_e${accumulate ? '_acc' : ''}`, { workgroupSize: engineThreads(shape) }, (b) => {
     const h = b.input('h', 'f32');
     const c = b.input('c', 'f32');
     const g = b.input('g', 'f32');
@@ -167,7 +170,7 @@ export function tiledGradEKernel(accumulate: boolean): Kernel {
     const tilesV = b.let('tiles_v', Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
     const eng = createTileEngine(b,
       { kContiguous: true, fetch: (i, j) => guard(i.lt(N).and(j.lt(Vc)), () => h.at(i.mul(Vc).add(j))) },
-      { kContiguous: false, fetch: (d, j) => guard(d.lt(D).and(j.lt(Vc)), () => c.at(perm.at(v0.add(j)).mul(D).add(d))) });
+      { kContiguous: false, fetch: (d, j) => guard(d.lt(D).and(j.lt(Vc)), () => c.at(perm.at(v0.add(j)).mul(D).add(d))) }, shape);
     const tb0 = b.let('tb0', row0.div(FILTER_TILE));
     eng.product(row0, col0, Vc, (k0) => maskAny(b, mask, tb0, k0.div(FILTER_TILE), tilesB, tilesV, true));
     eng.localRows.forEach((lr, r) => {
@@ -192,8 +195,8 @@ export function tiledGradEKernel(accumulate: boolean): Kernel {
  * row block, token split z of `Ns` tokens). With one split it writes dC[perm[v0 + j], d] (+ smooth[d])
  * directly; with several it writes partial[z, j, d] for gradCReduceKernel.
  */
-export function tiledGradCKernel(smoothing: boolean, split: boolean): Kernel {
-  return memoKernel(`cce:tiled_grad_c:${smoothing}:${split}`, () => defineKernel(`cce_tiled_grad_c${split ? '_split' : ''}`, { workgroupSize: TILE_THREADS }, (b) => {
+export function tiledGradCKernel(smoothing: boolean, split: boolean, shape: EngineShape = engineShape()): Kernel {
+  return memoKernel(`cce:tiled_grad_c:${smoothing}:${split}:${shapeKey(shape)}`, () => defineKernel(`cce_tiled_grad_c${split ? '_split' : ''}`, { workgroupSize: engineThreads(shape) }, (b) => {
     const h = b.input('h', 'f32');
     const e = b.input('e', 'f32');
     const g = b.input('g', 'f32');
@@ -213,7 +216,7 @@ export function tiledGradCKernel(smoothing: boolean, split: boolean): Kernel {
     const tilesV = b.let('tiles_v', Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
     const eng = createTileEngine(b,
       { kContiguous: false, fetch: (j, i) => guard(j.lt(Vc).and(i.lt(N)), () => h.at(i.mul(Vc).add(j)).mul(g.at(i))) },
-      { kContiguous: false, fetch: (d, i) => guard(d.lt(D).and(i.lt(N)), () => e.at(i.mul(D).add(d))) });
+      { kContiguous: false, fetch: (d, i) => guard(d.lt(D).and(i.lt(N)), () => e.at(i.mul(D).add(d))) }, shape);
     const tv0 = b.let('tv0', row0.div(FILTER_TILE));
     const kBegin = b.let('k_begin', z.mul(Ns));
     eng.product(row0, col0, kBegin.add(Ns).min(N), (k0) => maskAny(b, mask, tv0, k0.div(FILTER_TILE), tilesB, tilesV, false), kBegin);
@@ -250,4 +253,3 @@ export function gradCReduceKernel(smoothing: boolean): Kernel {
   }));
 }
 
-export { PER };
