@@ -1,7 +1,7 @@
 // Benchmark: naive cross-entropy (materialised logits) vs CCE (filter off, 'auto', 2^-12), forward and
 // forward+backward, time and peak extra memory, on random and peaky data.
 //   node scripts/run-ts.mjs bench/cce.ts [--quick] [--json] [--backend NAME] [--reps N] [--scratch MiB]
-//     [--shape N,D,V] [--data random|peaky] [--engine 16x16|8x8] [--methods naive,cce,cce-auto,cce-2^-12]
+//     [--shape N,D,V] [--data random|peaky] [--engine 64/4x4|64/8x8|128/8x8] [--methods naive,cce,cce-auto,cce-2^-12]
 // --quick: small shapes on every backend available (minutes on a software adapter); otherwise the
 // full shapes on webgpu. --json: only JSON on stdout (progress on stderr).
 import * as C from '@cce/core';
@@ -23,7 +23,7 @@ const MiB = 2 ** 20;
 type Method = 'naive' | 'cce' | 'cce-auto' | 'cce-2^-12';
 const METHODS = (flag('methods')?.split(',') ?? ['naive', 'cce', 'cce-auto', 'cce-2^-12']) as Method[];
 const DATA = (flag('data')?.split(',') ?? ['random', 'peaky']) as ('random' | 'peaky')[];
-if (flag('engine')) setEngineShape(flag('engine') as '16x16' | '8x8');
+if (flag('engine')) setEngineShape(flag('engine')!);
 const filterOf: Record<Exclude<Method, 'naive'>, number | 'auto' | null> = { cce: null, 'cce-auto': 'auto', 'cce-2^-12': 2 ** -12 };
 
 export interface Row {
@@ -174,5 +174,5 @@ for (const name of names) {
   }
   backend.destroy();
 }
-if (json) console.log(JSON.stringify({ date: new Date().toISOString(), reps, scratchMiB: scratchBytes ? scratchBytes / 2 ** 20 : 2, engine: flag('engine') ?? '16x16', rows }, null, 2));
+if (json) console.log(JSON.stringify({ date: new Date().toISOString(), reps, scratchMiB: scratchBytes ? scratchBytes / 2 ** 20 : 2, engine: flag('engine') ?? '64/4x4', rows }, null, 2));
 else console.log('\n' + table(rows));

@@ -14,10 +14,10 @@ async function withAll<T>(variant: string, fn: () => Promise<T>): Promise<T> {
 }
 
 // A small scratch gives several vocabulary chunks; a large one a single chunk with dC split over tokens.
-for (const variant of ['simple', 'tiled 16x16', 'tiled 8x8']) {
+for (const variant of ['simple', 'tiled 64/4x4', 'tiled 64/8x8', 'tiled 128/8x8']) {
   for (const [kind, scratchCols] of [['random', 96], ['peaky', 96], ['random', 4096]] as const) {
     s(`${variant} kernels, ${kind} data, all options, filter 'auto', scratch of ${scratchCols} columns`, async () => {
-      if (variant !== 'simple') setEngineShape(variant.split(' ')[1] as '8x8' | '16x16');
+      if (variant !== 'simple') setEngineShape(variant.split(' ')[1]!);
       const f64 = new C.CpuBackend({ precision: 'f64', subgroupSize: 8 });
       const [B, T, D, V] = [2, 37, 67, 150];
       const data = kind === 'random' ? randomCceData(B * T, D, V, 21, 0.2) : peakyCceData(B * T, D, V, 21);
@@ -34,7 +34,7 @@ for (const variant of ['simple', 'tiled 16x16', 'tiled 8x8']) {
       });
       const want = await run(false);
       const got = await withAll(variant.split(' ')[0]!, () => run(true));
-      setEngineShape('16x16');
+      setEngineShape('64/4x4');
       // Filtering at 2^-24 may drop terms below f32 resolution: compare at that scale.
       want.forEach((w, i) => compareArrays(`${variant} output ${i}`, got[i]!, w, 1e-6, 1e-12));
     });

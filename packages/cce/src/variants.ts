@@ -5,7 +5,7 @@ import type { Backend, Tensor } from '@cce/core';
 import { type CceFlags, FILTER_TILE } from './kernels/common.js';
 import { gradBlockKernel, gradCKernel, gradEKernel, lseSplitKernel, tileMaskKernel } from './kernels/simple.js';
 import { gradCReduceKernel, tiledGradBlockKernel, tiledGradCKernel, tiledGradEKernel, tiledLseKernel } from './kernels/tiled.js';
-import { TILE, engineThreads } from './kernels/tile-engine.js';
+import { engineShape, engineThreads } from './kernels/tile-engine.js';
 
 /** What every logit-recomputing step binds: e [N, D], c [V, D], bias, sizes and option values. */
 export interface LogitProblem {
@@ -114,19 +114,20 @@ C.registerVariant<GradProductProblem>('cce.gradC', {
   },
 });
 
-// Tuned variants: 64 x 64 workgroup tiles (needs workgroup memory, 256 invocations, 16 KiB).
-const tiledFits = (backend: Backend) => {
+// Tuned variants: workgroup blocks on the tile engine, where the backend's workgroup memory and
+// invocation limits allow the current engine shape.
+const tiledFits = (backend: Backend, kernel: C.Kernel) => {
   const caps = backend.capabilities;
   return !caps.mapOnly && caps.features.has('workgroupMemory')
-    && caps.limits.maxInvocationsPerWorkgroup >= engineThreads() && caps.limits.maxWorkgroupStorageSize >= 16 * 1024;
+    && caps.limits.maxInvocationsPerWorkgroup >= engineThreads() && caps.limits.maxWorkgroupStorageSize >= C.workgroupBytes(kernel);
 };
-const blocks = (n: number) => Math.ceil(n / TILE);
+const blocks = (n: number) => Math.ceil(n / engineShape().tile);
 const gridFits = (backend: Backend, ...dims: number[]) => dims.every((d) => d <= backend.capabilities.limits.maxWorkgroupsPerDimension);
 
 C.registerVariant<LseProblem>('cce.lse', {
   name: 'tiled',
   priority: 10,
-  supports: (backend, p) => tiledFits(backend) && gridFits(backend, blocks(p.N), p.S),
+  supports: (backend, p) => tiledFits(backend, tiledLseKernel(p.flags)) && gridFits(backend, blocks(p.N), p.S),
   run: (backend, p) => {
     C.dispatchKernel(backend, tiledLseKernel(p.flags), { ...logitBuffers(p), out: p.part },
       { ...logitUniforms(p), N: p.N, V: p.V, Vs: p.Vs }, [blocks(p.N), p.S, 1]);
@@ -136,7 +137,7 @@ C.registerVariant<LseProblem>('cce.lse', {
 C.registerVariant<GradBlockProblem>('cce.gradBlock', {
   name: 'tiled',
   priority: 10,
-  supports: (backend, p) => tiledFits(backend) && gridFits(backend, blocks(p.Vc), blocks(p.N)),
+  supports: (backend, p) => tiledFits(backend, tiledGradBlockKernel(p.flags)) && gridFits(backend, blocks(p.Vc), blocks(p.N)),
   run: (backend, p) => {
     C.dispatchKernel(backend, tiledGradBlockKernel(p.flags), { ...logitBuffers(p), perm: p.perm, lse: p.lse, tgt: p.tgt, h: p.h, mask: p.mask }, {
       ...logitUniforms(p), N: p.N, V: p.V, v0: p.v0, Vc: p.Vc, ignore: p.ignoreIndex, eps: p.filterEps,
@@ -148,7 +149,7 @@ C.registerVariant<GradBlockProblem>('cce.gradBlock', {
 C.registerVariant<GradProductProblem>('cce.gradE', {
   name: 'tiled',
   priority: 10,
-  supports: (backend, p) => tiledFits(backend) && gridFits(backend, blocks(p.D), blocks(p.N)),
+  supports: (backend, p) => tiledFits(backend, tiledGradEKernel(p.accumulate)) && gridFits(backend, blocks(p.D), blocks(p.N)),
   run: (backend, p) => {
     C.dispatchKernel(backend, tiledGradEKernel(p.accumulate), { h: p.h, c: p.operand, g: p.g, perm: p.perm, mask: p.mask, out: p.out },
       { N: p.N, D: p.D, v0: p.v0, Vc: p.Vc }, [blocks(p.D), blocks(p.N), 1]);
@@ -158,7 +159,7 @@ C.registerVariant<GradProductProblem>('cce.gradE', {
 C.registerVariant<GradProductProblem>('cce.gradC', {
   name: 'tiled',
   priority: 10,
-  supports: (backend, p) => tiledFits(backend) && gridFits(backend, blocks(p.D), blocks(p.Vc)),
+  supports: (backend, p) => tiledFits(backend, tiledGradCKernel(!!p.smooth, true)) && gridFits(backend, blocks(p.D), blocks(p.Vc)),
   run: (backend, p) => {
     // Few vocabulary rows per chunk leave the GPU idle over a long token loop: split the tokens and sum
     // the partial products after, within a partial buffer no larger than the scratch block.

@@ -1,23 +1,29 @@
-// A tile engine for CCE's fused products: a workgroup of side x side invocations computes a 64 x 64 block
-// of Σ_k A[row, k] B[k, col] in registers (per x per each, side * per = 64), stepping through k in slices
-// of 16 staged in workgroup memory. Operands are read through fetch functions, so a kernel can gather rows through
+// A tile engine for CCE's fused products: a workgroup of side x side invocations computes a tile x tile
+// block of Σ_k A[row, k] B[k, col] in registers (per x per each, tile = side * per), stepping through k
+// in slices of 16 staged in workgroup memory. Operands are read through fetch functions, so a kernel can gather rows through
 // the vocabulary permutation, scale by per-token factors, or bound-check, and the k loop can skip
 // slices a filter mask rules out. Invocation (tx, ty) owns rows ty + 16 r and columns tx + 16 c, so its
-// reads of workgroup memory are broadcasts (A) or contiguous (B): no bank conflicts. Two shapes: 16 x 16
-// invocations of 4 x 4 (more parallel work) and 8 x 8 invocations of 8 x 8 (more arithmetic per load).
+// reads of workgroup memory are broadcasts (A) or contiguous (B): no bank conflicts. Shapes: 64-blocks of
+// 16 x 16 invocations of 4 x 4 or 8 x 8 invocations of 8 x 8, and 128-blocks of 16 x 16 invocations of
+// 8 x 8 (the most arithmetic per load).
 import { type Ex, type KernelBuilder, type VarRef, f32 } from '@cce/core';
 
-export const TILE = 64;
 export const SLICE = 16;
 
 export interface EngineShape {
   /** Invocations per side of the workgroup. */
   side: 8 | 16;
+  /** Block rows and columns (a multiple of 32, the filter tile). */
+  tile: 64 | 128;
 }
-export const ENGINE_SHAPES: Record<string, EngineShape> = { '16x16': { side: 16 }, '8x8': { side: 8 } };
-let current: EngineShape = ENGINE_SHAPES['16x16']!;
+export const ENGINE_SHAPES: Record<string, EngineShape> = {
+  '64/4x4': { side: 16, tile: 64 },
+  '64/8x8': { side: 8, tile: 64 },
+  '128/8x8': { side: 16, tile: 128 },
+};
+let current: EngineShape = ENGINE_SHAPES['64/4x4']!;
 
-/** The engine shape new CCE kernels use ('16x16' by default; the benchmark compares both). */
+/** The engine shape new CCE kernels use ('64/4x4' by default; the benchmark compares them). */
 export function setEngineShape(name: keyof typeof ENGINE_SHAPES): void {
   const shape = ENGINE_SHAPES[name];
   if (!shape) throw new Error(`unknown engine shape '${name}' (have ${Object.keys(ENGINE_SHAPES).join(', ')})`);
@@ -25,7 +31,7 @@ export function setEngineShape(name: keyof typeof ENGINE_SHAPES): void {
 }
 export const engineShape = (): EngineShape => current;
 export const engineThreads = (s: EngineShape = current) => s.side * s.side;
-export const shapeKey = (s: EngineShape = current) => `${s.side}`;
+export const shapeKey = (s: EngineShape = current) => `${s.tile}/${s.side}`;
 
 export interface TileOperand {
   /** True when consecutive k are contiguous in memory (load slices k-fastest for coalescing). */
@@ -51,6 +57,7 @@ export interface TileEngine {
 
 export function createTileEngine(b: KernelBuilder, A: TileOperand, B: TileOperand, shape: EngineShape): TileEngine {
   const SIDE = shape.side;
+  const TILE = shape.tile;
   const PER = TILE / SIDE;
   const TILE_THREADS = SIDE * SIDE;
   const As = b.workgroupArray('a_tile', 'f32', SLICE * TILE);

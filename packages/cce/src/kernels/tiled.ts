@@ -1,9 +1,9 @@
-// The tuned CCE kernels: the same computations as simple.ts, as 64 x 64 workgroup tiles of the products
+// The tuned CCE kernels: the same computations as simple.ts, as workgroup blocks of the products
 // E Cᵀ (forward log-sum-exp, gradient block), h C (dE) and hᵀ E (dC), on the tile engine. Filter tiles
 // (32 x 32) that the mask rules out are skipped slice by slice.
 import { type Ex, type Kernel, defineKernel, f32, i32, memoKernel } from '@cce/core';
 import { type CceFlags, FILTER_TILE, capped, flagKey, gradTerm } from './common.js';
-import { type EngineShape, TILE, createTileEngine, engineShape, engineThreads, shapeKey } from './tile-engine.js';
+import { type EngineShape, createTileEngine, engineShape, engineThreads, shapeKey } from './tile-engine.js';
 
 const guard = (ok: Ex, value: () => Ex) => ok.select(value(), f32(0));
 
@@ -14,6 +14,7 @@ const guard = (ok: Ex, value: () => Ex) => ok.select(value(), f32(0));
  */
 export function tiledLseKernel(f: CceFlags, shape: EngineShape = engineShape()): Kernel {
   const side = shape.side;
+  const TILE = shape.tile;
   return memoKernel(`cce:tiled_lse:${flagKey(f)}:${shapeKey(shape)}`, () => defineKernel('cce_tiled_lse', { workgroupSize: engineThreads(shape) }, (b) => {
     const e = b.input('e', 'f32');
     const c = b.input('c', 'f32');
@@ -58,7 +59,7 @@ export function tiledLseKernel(f: CceFlags, shape: EngineShape = engineShape()):
       ss.store(lr.mul(side).add(tx), sm[r]!);
     });
     b.barrier();
-    // TILE rows, at least TILE invocations (side >= 8).
+    // TILE rows, at least TILE invocations (side * side >= tile for every shape).
     b.if(eng.tid.lt(TILE).and(row0.add(eng.tid).lt(N)), () => {
       const base = b.let('cbase', eng.tid.mul(side));
       const m = b.var('m', ms.at(base));
@@ -72,10 +73,12 @@ export function tiledLseKernel(f: CceFlags, shape: EngineShape = engineShape()):
 
 /**
  * h[i, j] for the chunk (the gradient term of token i and entry perm[v0 + j]) and the filter mask of the
- * block's four 32 x 32 tiles. Workgroup (x, y) = (chunk column block, token block).
+ * block's 32 x 32 tiles. Workgroup (x, y) = (chunk column block, token block).
  */
 export function tiledGradBlockKernel(f: CceFlags, shape: EngineShape = engineShape()): Kernel {
   const threads = engineThreads(shape);
+  const TILE = shape.tile;
+  const sub = TILE / FILTER_TILE; // filter tiles per block side
   return memoKernel(`cce:tiled_grad_block:${flagKey(f)}:${shapeKey(shape)}`, () => defineKernel('cce_tiled_grad_block', { workgroupSize: threads }, (b) => {
     const e = b.input('e', 'f32');
     const c = b.input('c', 'f32');
@@ -101,8 +104,8 @@ export function tiledGradBlockKernel(f: CceFlags, shape: EngineShape = engineSha
       { kContiguous: true, fetch: (i, k) => guard(i.lt(N).and(k.lt(D)), () => e.at(i.mul(D).add(k))) },
       { kContiguous: true, fetch: (j, k) => guard(j.lt(Vc).and(k.lt(D)), () => c.at(perm.at(v0.add(j)).mul(D).add(k))) }, shape);
     eng.product(row0, col0, D);
-    // hit[q]: this invocation saw |h| >= eps in filter tile q = 2 * (row half) + (column half).
-    const hit = [0, 1, 2, 3].map((q) => b.var(`hit${q}`, i32(0)));
+    // hit[q]: this invocation saw |h| >= eps in filter tile q = sub * (row part) + (column part).
+    const hit = Array.from({ length: sub * sub }, (_, q) => b.var(`hit${q}`, i32(0)));
     eng.localRows.forEach((lr, r) => {
       const i = b.let(`i${r}`, row0.add(lr));
       b.if(i.lt(N), () => {
@@ -120,19 +123,19 @@ export function tiledGradBlockKernel(f: CceFlags, shape: EngineShape = engineSha
               value.set(gradTerm(y, v, { lse: l, target: t, smoothing, zLoss, V, softcap }));
             });
             h.store(i.mul(Vc).add(col), value);
-            const q = 2 * Math.floor((r * shape.side) / FILTER_TILE) + Math.floor((j * shape.side) / FILTER_TILE);
+            const q = sub * Math.floor((r * shape.side) / FILTER_TILE) + Math.floor((j * shape.side) / FILTER_TILE);
             b.if(value.abs().ge(eps), () => hit[q]!.set(i32(1)));
           });
         });
       });
     });
-    const flags = b.workgroupArray('hits', 'i32', 4 * threads);
+    const flags = b.workgroupArray('hits', 'i32', sub * sub * threads);
     hit.forEach((v, q) => flags.store(eng.tid.add(q * threads), v));
     b.barrier();
-    b.if(eng.tid.lt(4), () => {
+    b.if(eng.tid.lt(sub * sub), () => {
       const tilesV = b.let('tiles_v', Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
-      const tb = b.let('tb', row0.div(FILTER_TILE).add(eng.tid.div(2)));
-      const tv = b.let('tv', col0.div(FILTER_TILE).add(eng.tid.mod(2)));
+      const tb = b.let('tb', row0.div(FILTER_TILE).add(eng.tid.div(sub)));
+      const tv = b.let('tv', col0.div(FILTER_TILE).add(eng.tid.mod(sub)));
       b.if(tb.lt(N.add(FILTER_TILE - 1).div(FILTER_TILE)).and(tv.lt(tilesV)), () => {
         const any = b.var('any', i32(0));
         b.for('p', 0, threads, (p) => any.set(any.bitOr(flags.at(eng.tid.mul(threads).add(p)))));
@@ -142,17 +145,24 @@ export function tiledGradBlockKernel(f: CceFlags, shape: EngineShape = engineSha
   }));
 }
 
-/** Whether any of the filter tiles (rows tb0, tb0 + 1) x column tv is on (bounds-checked). */
-function maskAny(b: Parameters<typeof createTileEngine>[0], mask: { at(i: Ex): Ex }, tb0: Ex, tv: Ex, tilesB: Ex, tilesV: Ex, alongRows: boolean): Ex {
-  // alongRows: the two tiles differ in the row (token) index; otherwise in the column (vocab) index.
+/**
+ * Whether any of the `count` filter tiles starting at block-side tile b0, against tile k on the other
+ * side, is on (bounds-checked). alongRows: the block side is tokens (mask[b0 + q, k]); otherwise it is
+ * the vocabulary (mask[k, b0 + q]).
+ */
+function maskAny(b: Parameters<typeof createTileEngine>[0], mask: { at(i: Ex): Ex }, b0: Ex, k: Ex, count: number, tilesB: Ex, tilesV: Ex, alongRows: boolean): Ex {
   const at = (tb: Ex, t: Ex) => b.let('mk', tb.lt(tilesB).and(t.lt(tilesV)).select(mask.at(tb.mul(tilesV).add(t).min(tilesB.mul(tilesV).sub(1))), i32(0)));
-  const first = alongRows ? at(tb0, tv) : at(tv, tb0);
-  const second = alongRows ? at(tb0.add(1), tv) : at(tv, tb0.add(1));
-  return first.bitOr(second).ne(0);
+  let any: Ex = i32(0);
+  for (let q = 0; q < count; q++) {
+    const side = q === 0 ? b0 : b0.add(q);
+    any = any.bitOr(alongRows ? at(side, k) : at(k, side));
+  }
+  return any.ne(0);
 }
 
 /** dE[i, d] (+)= g_i Σ_j h[i, j] c[perm[v0 + j], d]. Workgroup (x, y) = (D block, token block). */
 export function tiledGradEKernel(accumulate: boolean, shape: EngineShape = engineShape()): Kernel {
+  const TILE = shape.tile;
   return memoKernel(`cce:tiled_grad_e:${accumulate}:${shapeKey(shape)}`, () => defineKernel(`cce_tiled_grad_e${accumulate ? '_acc' : ''}`, { workgroupSize: engineThreads(shape) }, (b) => {
     const h = b.input('h', 'f32');
     const c = b.input('c', 'f32');
@@ -172,7 +182,7 @@ export function tiledGradEKernel(accumulate: boolean, shape: EngineShape = engin
       { kContiguous: true, fetch: (i, j) => guard(i.lt(N).and(j.lt(Vc)), () => h.at(i.mul(Vc).add(j))) },
       { kContiguous: false, fetch: (d, j) => guard(d.lt(D).and(j.lt(Vc)), () => c.at(perm.at(v0.add(j)).mul(D).add(d))) }, shape);
     const tb0 = b.let('tb0', row0.div(FILTER_TILE));
-    eng.product(row0, col0, Vc, (k0) => maskAny(b, mask, tb0, k0.div(FILTER_TILE), tilesB, tilesV, true));
+    eng.product(row0, col0, Vc, (k0) => maskAny(b, mask, tb0, k0.div(FILTER_TILE), TILE / FILTER_TILE, tilesB, tilesV, true));
     eng.localRows.forEach((lr, r) => {
       const i = b.let(`i${r}`, row0.add(lr));
       b.if(i.lt(N), () => {
@@ -196,6 +206,7 @@ export function tiledGradEKernel(accumulate: boolean, shape: EngineShape = engin
  * directly; with several it writes partial[z, j, d] for gradCReduceKernel.
  */
 export function tiledGradCKernel(smoothing: boolean, split: boolean, shape: EngineShape = engineShape()): Kernel {
+  const TILE = shape.tile;
   return memoKernel(`cce:tiled_grad_c:${smoothing}:${split}:${shapeKey(shape)}`, () => defineKernel(`cce_tiled_grad_c${split ? '_split' : ''}`, { workgroupSize: engineThreads(shape) }, (b) => {
     const h = b.input('h', 'f32');
     const e = b.input('e', 'f32');
@@ -219,7 +230,7 @@ export function tiledGradCKernel(smoothing: boolean, split: boolean, shape: Engi
       { kContiguous: false, fetch: (d, i) => guard(d.lt(D).and(i.lt(N)), () => e.at(i.mul(D).add(d))) }, shape);
     const tv0 = b.let('tv0', row0.div(FILTER_TILE));
     const kBegin = b.let('k_begin', z.mul(Ns));
-    eng.product(row0, col0, kBegin.add(Ns).min(N), (k0) => maskAny(b, mask, tv0, k0.div(FILTER_TILE), tilesB, tilesV, false), kBegin);
+    eng.product(row0, col0, kBegin.add(Ns).min(N), (k0) => maskAny(b, mask, tv0, k0.div(FILTER_TILE), TILE / FILTER_TILE, tilesB, tilesV, false), kBegin);
     eng.localRows.forEach((lr, r) => {
       const j = b.let(`j${r}`, row0.add(lr));
       b.if(j.lt(Vc), () => {
