@@ -42,3 +42,29 @@ for (const variant of ['simple', 'tiled 64/4x4', 'tiled 64/8x8', 'tiled 128/8x8'
 }
 
 s.run();
+
+const blocks = suite('cce: classifier larger than one binding');
+for (const variant of ['simple', 'tiled']) {
+  blocks(`${variant} kernels: c in binding windows matches the naive path`, async () => {
+    // A 9 KiB binding limit makes c [150, 67] (40 KiB) four windows of 64 rows (the last shorter).
+    const [N, D, V] = [41, 67, 150];
+    const small = new C.CpuBackend({ precision: 'f64', maxStorageBufferBindingSize: 64 * 67 * 4 + 1000 });
+    const whole = new C.CpuBackend({ precision: 'f64' });
+    const data = peakyCceData(N, D, V, 8);
+    const run = async (backend: C.Backend, fused: boolean) => C.scope(async () => {
+      const e = C.tensor(data.e, [N, D], { backend });
+      const c = C.tensor(data.c, [V, D], { backend });
+      const bias = C.randn([V], { seed: 4, std: 0.2, backend });
+      const t = C.tensor(data.targets.map((x, i) => (i % 7 === 3 ? -100 : x)), [N], { backend, dtype: 'i32' });
+      for (const x of [e, c, bias]) x.requiresGrad = true;
+      const opts = { bias, labelSmoothing: 0.1, zLoss: 1e-3, scratchBytes: 4 * N * 32 };
+      const loss = fused ? linearCrossEntropy(e, c, t, opts) : naiveLinearCrossEntropy(e, c, t, opts);
+      C.backward(loss);
+      return [await loss.read(), await e.grad!.read(), await c.grad!.read(), await bias.grad!.read()];
+    });
+    const want = await run(whole, false);
+    const got = await withAll(variant, () => run(small, true));
+    want.forEach((w, i) => compareArrays(`${variant} output ${i}`, got[i]!, w, 1e-6, 1e-12));
+  });
+}
+blocks.run();

@@ -93,5 +93,32 @@ if (await webgpuAvailable('cce')) {
     assert.ok(cce < 0.01 * bound, `CCE used ${cce} bytes, more than 1% of ${bound}`);
   });
 
+  s('a classifier bound in windows (BufferRange) gives the same loss and gradients', async () => {
+    const gpu = await requireBackend();
+    const [N, D, V] = [45, 40, 300];
+    const data = peakyCceData(N, D, V, 13);
+    const run = async () => C.scope(async () => {
+      const { e, c, targets } = toTensors(data, N, D, V, gpu);
+      e.requiresGrad = c.requiresGrad = true;
+      C.backward(linearCrossEntropy(e, c, targets, { filterEps: null, scratchBytes: 4 * N * 64 }));
+      return [await e.grad!.read(), await c.grad!.read()];
+    });
+    const whole = await run();
+    const limits = gpu.capabilities.limits as { maxStorageBufferBindingSize: number };
+    const saved = limits.maxStorageBufferBindingSize;
+    limits.maxStorageBufferBindingSize = 128 * D * 4 + 100; // windows of 128 rows
+    let windowed: Awaited<ReturnType<typeof run>>;
+    try {
+      windowed = await run();
+    } finally {
+      limits.maxStorageBufferBindingSize = saved;
+    }
+    whole.forEach((w, i) => {
+      let err = 0;
+      w.forEach((x, k) => { err = Math.max(err, Math.abs(x - windowed[i]![k]!)); });
+      assert.ok(err < 1e-6, `gradient ${i} differs by ${err}`);
+    });
+  });
+
   s.run();
 }

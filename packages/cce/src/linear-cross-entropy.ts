@@ -6,7 +6,7 @@ import * as C from '@cce/core';
 import type { Tensor } from '@cce/core';
 import { type CceFlags, FILTER_TILE } from './kernels/common.js';
 import {
-  effectiveTargetsKernel, gradBiasKernel, logitSumKernel, lseCombineKernel, targetLogitKernel, tokenLossKernel, tokenScaleKernel,
+  colSumKernel, effectiveTargetsKernel, gradBiasKernel, logitSumKernel, lseCombineKernel, targetLogitKernel, tokenLossKernel, tokenScaleKernel,
 } from './kernels/simple.js';
 import { type LinearCrossEntropyOptions, type ResolvedOptions, checkShapes, checkTargetValues, resolveOptions } from './options.js';
 import { identityPermutation, meanLogits, sortedPermutation } from './sort.js';
@@ -56,6 +56,44 @@ interface Attrs {
   stats?: FilterStats;
 }
 
+/**
+ * A block of vocabulary rows [vb, vb + Vb) whose slice of C fits one storage binding. Small classifiers
+ * are one block bound whole; larger ones are bound as windows (BufferRange) of C, bias and dC.
+ */
+interface VocabBlock {
+  vb: number;
+  Vb: number;
+  c: C.BufferArg;
+  bias: C.BufferArg | null;
+  window: <T extends C.BufferArg>(t: T, rowWidth: number) => C.BufferArg;
+}
+
+function vocabBlocks(c: Tensor, bias: Tensor | null, V: number, D: number): VocabBlock[] {
+  const backend = c.backend;
+  const limit = backend.capabilities.limits.maxStorageBufferBindingSize;
+  if (V * D * 4 <= limit) return [{ vb: 0, Vb: V, c, bias, window: (t) => t }];
+  if (!backend.capabilities.bindingRanges) {
+    throw new Error(`linearCrossEntropy: c is ${V * D * 4} bytes, more than the largest storage binding (${limit}), and backend '${backend.name}' cannot bind windows of a buffer`);
+  }
+  // Rows per block: a multiple of the 64-element window alignment that fits the binding.
+  const rows = Math.floor(limit / (D * 4) / C.RANGE_ALIGNMENT) * C.RANGE_ALIGNMENT;
+  if (rows === 0) throw new Error(`linearCrossEntropy: ${C.RANGE_ALIGNMENT} rows of c (D = ${D}) exceed the largest storage binding (${limit} bytes)`);
+  const blocks: VocabBlock[] = [];
+  for (let vb = 0; vb < V; vb += rows) {
+    const Vb = Math.min(rows, V - vb);
+    const window = (t: C.BufferArg, rowWidth: number) =>
+      C.bufferRange(t instanceof C.Tensor ? t.buffer : t, vb * rowWidth, Vb * rowWidth);
+    blocks.push({ vb, Vb, c: window(c, D), bias: bias ? window(bias, 1) : null, window });
+  }
+  return blocks;
+}
+
+/** Targets relative to a block (outside it they fall outside [0, Vb)); ignoreIndex stays as it is. */
+function localTargets(tgt: Tensor, vb: number, ignoreIndex: number): Tensor {
+  if (vb === 0) return tgt;
+  return C.mapElementwise('cce_local_targets', [tgt], 'i32', ([t], [o, ig]) => t!.eq(ig!.toI32()).select(t!, t!.sub(o!.toI32())), [vb, ignoreIndex]);
+}
+
 /** Vocabulary splits of the forward: enough independent work to fill a GPU, never an empty split. */
 function splitsFor(N: number, V: number): { S: number; Vs: number } {
   const want = Math.max(1, Math.min(Math.ceil(65536 / Math.max(N, 1)), Math.ceil(V / 64)));
@@ -63,35 +101,43 @@ function splitsFor(N: number, V: number): { S: number; Vs: number } {
   return { S: Math.ceil(V / Vs), Vs };
 }
 
+/** log Σ exp over the first dimension of [S, N] partial log-sum-exps. */
+function combineLse(part: Tensor, S: number, N: number): Tensor {
+  return C.runMap(lseCombineKernel(), C.Tensor.empty([N], 'f32', part.backend), { part }, { S, N });
+}
+
 function forward(inputs: Tensor[], a: Attrs): { output: Tensor; saved: Tensor[] } {
   const [e, c, targets, bias] = inputs as [Tensor, Tensor, Tensor, Tensor | undefined];
   const { o, N, D, V, flags } = a;
   const backend = e.backend;
-  const lp: LogitProblem = { flags, e, c, bias: bias ?? null, N, D, V, softcap: o.softcap };
   const tgt = C.runMap(effectiveTargetsKernel(), C.Tensor.empty([N], 'i32', backend), { targets }, { T: targets.shape[targets.rank - 1]!, shift: o.shift, ignore: o.ignoreIndex });
-  const { S, Vs } = splitsFor(N, V);
-  const part = C.Tensor.empty([S, N], 'f32', backend);
-  C.runVariant<LseProblem>('cce.lse', backend, { ...lp, part, S, Vs });
-  const lse = C.runMap(lseCombineKernel(), C.Tensor.empty([N], 'f32', backend), { part }, { S, N });
-  part.dispose();
-  const yt = C.runMap(targetLogitKernel(flags), C.Tensor.empty([N], 'f32', backend), { ...logitBuffers(lp), tgt }, { ...logitUniforms(lp), V });
-  const sumy = flags.smoothing ? C.runMap(logitSumKernel(flags), C.Tensor.empty([N], 'f32', backend), logitBuffers(lp), { ...logitUniforms(lp), V }) : null;
-  const perToken = C.runMap(tokenLossKernel(flags), C.Tensor.empty([N], 'f32', backend), { lse, yt, tgt, ...(sumy ? { sumy } : {}) }, {
+  const lses: Tensor[] = [];
+  let yt: Tensor | null = null;
+  let sumy: Tensor | null = null;
+  const addTo = (acc: Tensor | null, x: Tensor) => (acc ? C.add(acc, x) : x);
+  for (const blk of vocabBlocks(c, bias ?? null, V, D)) {
+    const lp: LogitProblem = { flags, e, c: blk.c, bias: blk.bias, N, D, V: blk.Vb, Vtotal: V, softcap: o.softcap };
+    const { S, Vs } = splitsFor(N, blk.Vb);
+    const part = C.Tensor.empty([S, N], 'f32', backend);
+    C.runVariant<LseProblem>('cce.lse', backend, { ...lp, part, S, Vs });
+    lses.push(combineLse(part, S, N));
+    const local = localTargets(tgt, blk.vb, o.ignoreIndex);
+    yt = addTo(yt, C.runMap(targetLogitKernel(flags), C.Tensor.empty([N], 'f32', backend), { ...logitBuffers(lp), tgt: local }, { ...logitUniforms(lp), V: blk.Vb }));
+    if (flags.smoothing) sumy = addTo(sumy, C.runMap(logitSumKernel(flags), C.Tensor.empty([N], 'f32', backend), logitBuffers(lp), { ...logitUniforms(lp), V: blk.Vb }));
+  }
+  const lse = lses.length === 1 ? lses[0]! : combineLse(C.concat(lses.map((l) => C.reshape(l, [1, N])), 0), lses.length, N);
+  const perToken = C.runMap(tokenLossKernel(flags), C.Tensor.empty([N], 'f32', backend), { lse, yt: yt!, tgt, ...(sumy ? { sumy } : {}) }, {
     V, ignore: o.ignoreIndex, ...(flags.smoothing ? { smoothing: o.labelSmoothing } : {}), ...(flags.zLoss ? { z_loss: o.zLoss } : {}),
   });
-  yt.dispose();
-  sumy?.dispose();
   const valid = C.compareScalar(tgt, 'ne', o.ignoreIndex);
   const count = C.maximum(C.sum(valid), C.full([], 1, { backend }));
-  valid.dispose();
   let output: Tensor;
   if (o.reduction === 'none') output = C.reshape(perToken, targets.shape);
   else {
     const total = C.sum(perToken);
     output = o.reduction === 'sum' ? total : C.div(total, count);
-    if (o.reduction === 'mean') total.dispose();
   }
-  if (output !== perToken && o.reduction !== 'none') perToken.dispose();
+  // Everything else made here is freed by the enclosing scope; lse, tgt and count are kept for backward.
   return { output, saved: [lse, tgt, count] };
 }
 
@@ -106,15 +152,14 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
   const [lse, tgt, count] = ctx.saved as [Tensor, Tensor, Tensor];
   const { o, N, D, V, flags, stats } = ctx.attrs;
   const backend = e.backend;
-  const lp: LogitProblem = { flags, e, c, bias: bias ?? null, N, D, V, softcap: o.softcap };
+  const e2d = C.reshape(e, [N, D]);
   const g = C.runMap(tokenScaleKernel(o.reduction), C.Tensor.empty([N], 'f32', backend), { g_out: gOut, valid_count: count, tgt }, { ignore: o.ignoreIndex });
-  const perm = o.sortVocab && V > 1 ? C.scopeSync(() => sortedPermutation(meanLogits(C.reshape(e, [N, D]), c, bias ?? null), V)) : identityPermutation(V, backend);
   // Label smoothing's rank-one terms (without softcap): every dE row gets -ε/V g_i Σ_v c_v, every dC
   // row -ε/V Σ_i g_i e_i, every dBias entry -ε/V Σ_i g_i.
   const rankOne = flags.smoothing && !flags.softcap;
   const eps = o.labelSmoothing / V;
-  const smoothC = rankOne ? C.scopeSync(() => C.mulScalar(C.reshape(C.matmul(C.reshape(g, [1, N]), C.reshape(e, [N, D])), [D]), -eps)) : null;
-  const smoothBias = rankOne ? C.scopeSync(() => C.mulScalar(C.sum(g), -eps)) : null;
+  const smoothC = rankOne ? C.mulScalar(C.reshape(C.matmul(C.reshape(g, [1, N]), e2d), [D]), -eps) : null;
+  let colSum: Tensor | null = null;
 
   const dE = C.Tensor.empty([N, D], 'f32', backend);
   const dC = C.Tensor.empty([V, D], 'f32', backend);
@@ -122,37 +167,40 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
   const Vc = chunkWidth(N, V, o.scratchBytes);
   const h = C.Tensor.empty([N * Vc], 'f32', backend);
   const mask = C.Tensor.empty([tilesOf(N) * tilesOf(Vc)], 'i32', backend);
-  for (let v0 = 0; v0 < V; v0 += Vc) {
-    const w = Math.min(Vc, V - v0);
-    C.runVariant<GradBlockProblem>('cce.gradBlock', backend, {
-      ...lp, perm, lse, tgt, h, mask, v0, Vc: w, ignoreIndex: o.ignoreIndex,
-      smoothing: o.labelSmoothing, zLoss: o.zLoss, filterEps: o.filterEps,
-    });
-    if (stats) {
-      const used = C.slice(mask, [0], [tilesOf(N) * tilesOf(w)]);
-      stats.add(used, used.size);
-      used.dispose();
+  let first = true;
+  for (const blk of vocabBlocks(c, bias ?? null, V, D)) {
+    const lp: LogitProblem = { flags, e, c: blk.c, bias: blk.bias, N, D, V: blk.Vb, Vtotal: V, softcap: o.softcap };
+    const local = localTargets(tgt, blk.vb, o.ignoreIndex);
+    // The permutation orders this block's rows (sorting never crosses a binding).
+    const perm = o.sortVocab && blk.Vb > 1 ? sortedPermutation(meanLogits(e2d, blk.c, blk.bias, blk.Vb), blk.Vb) : identityPermutation(blk.Vb, backend);
+    if (rankOne) {
+      const part = C.runMap(colSumKernel(), C.Tensor.empty([D], 'f32', backend), { c: blk.c }, { V: blk.Vb, D });
+      colSum = colSum ? C.add(colSum, part) : part;
     }
-    const common = { h, mask, g, perm, N, D, v0, Vc: w, scratchBytes: o.scratchBytes };
-    if (ctx.needsGrad[0]) C.runVariant<GradProductProblem>('cce.gradE', backend, { ...common, operand: c, out: dE, accumulate: v0 > 0, smooth: null });
-    if (ctx.needsGrad[1]) C.runVariant<GradProductProblem>('cce.gradC', backend, { ...common, operand: e, out: dC, accumulate: false, smooth: smoothC });
-    if (dBias && ctx.needsGrad[3]) {
-      dispatchFlat(backend, gradBiasKernel(), w, { h, g, perm, out: dBias }, { N, v0, smooth: 0 });
+    const dCb = blk.window(dC, D);
+    const dBiasB = dBias ? blk.window(dBias, 1) : null;
+    for (let v0 = 0; v0 < blk.Vb; v0 += Vc) {
+      const w = Math.min(Vc, blk.Vb - v0);
+      C.runVariant<GradBlockProblem>('cce.gradBlock', backend, {
+        ...lp, perm, lse, tgt: local, h, mask, v0, Vc: w, ignoreIndex: o.ignoreIndex,
+        smoothing: o.labelSmoothing, zLoss: o.zLoss, filterEps: o.filterEps,
+      });
+      if (stats) {
+        const used = C.slice(mask, [0], [tilesOf(N) * tilesOf(w)]);
+        stats.add(used, used.size);
+        used.dispose();
+      }
+      const common = { h, mask, g, perm, N, D, v0, Vc: w, scratchBytes: o.scratchBytes };
+      if (ctx.needsGrad[0]) C.runVariant<GradProductProblem>('cce.gradE', backend, { ...common, operand: blk.c, out: dE, accumulate: !first, smooth: null });
+      if (ctx.needsGrad[1]) C.runVariant<GradProductProblem>('cce.gradC', backend, { ...common, operand: e, out: dCb, accumulate: false, smooth: smoothC });
+      if (dBiasB && ctx.needsGrad[3]) dispatchFlat(backend, gradBiasKernel(), w, { h, g, perm, out: dBiasB }, { N, v0, smooth: 0 });
+      first = false;
     }
+    perm.dispose();
   }
-  h.dispose();
-  mask.dispose();
-  perm.dispose();
   let gradE: Tensor = C.reshape(dE, e.shape);
-  if (rankOne) {
-    const colSum = C.sum(c, 0);
-    const withSmooth = C.add(gradE, C.mul(C.reshape(g, [...e.shape.slice(0, -1), 1]), C.mulScalar(colSum, -eps)));
-    gradE.dispose();
-    gradE = withSmooth;
-  }
-  let gradBias = dBias;
-  if (dBias && smoothBias) gradBias = C.add(dBias, smoothBias);
-  g.dispose();
+  if (colSum) gradE = C.add(gradE, C.mul(C.reshape(g, [...e.shape.slice(0, -1), 1]), C.mulScalar(colSum, -eps)));
+  const gradBias = dBias && rankOne ? C.add(dBias, C.mulScalar(C.sum(g), -eps)) : dBias;
   return [ctx.needsGrad[0] ? gradE : null, ctx.needsGrad[1] ? dC : null, null, ...(bias ? [ctx.needsGrad[3] ? gradBias : null] : [])];
 }
 

@@ -3,7 +3,7 @@
 // indices are then sorted on the device by a bitonic network of map kernels.
 import * as C from '@cce/core';
 import type { Tensor } from '@cce/core';
-import { bitonicPassKernel, iotaKernel } from './kernels/simple.js';
+import { bitonicPassKernel, iotaKernel, rowDotKernel } from './kernels/simple.js';
 
 /** perm [P >= V] (P a power of two): vocabulary entries by descending key; entries >= V are padding. */
 export function sortedPermutation(key: Tensor, V: number): Tensor {
@@ -26,11 +26,11 @@ export function identityPermutation(V: number, backend: C.Backend): Tensor {
   return C.runMap(iotaKernel(), C.Tensor.empty([V], 'i32', backend), {});
 }
 
-/** mean_i (e_i · c_v) + b_v for every v, from e [N, D]. */
-export function meanLogits(e2d: Tensor, c: Tensor, bias: Tensor | null): Tensor {
+/** mean_i (e_i · c_v) + b_v for the V rows of c (a tensor or a window of one), from e [N, D]. */
+export function meanLogits(e2d: Tensor, c: C.BufferArg, bias: C.BufferArg | null, V: number): Tensor {
   return C.scopeSync(() => {
-    const eMean = C.mean(e2d, 0, { keepDims: true });
-    const m = C.reshape(C.matmul(c, eMean, { transB: true }), [c.shape[0]!]);
-    return bias ? C.add(m, bias) : m;
+    const eMean = C.mean(e2d, 0);
+    const out = C.Tensor.empty([V], 'f32', e2d.backend);
+    return C.runMap(rowDotKernel(!!bias), out, { c, m: eMean, ...(bias ? { bias } : {}) }, { D: e2d.shape[1]! });
   });
 }

@@ -11,11 +11,15 @@ import { engineShape, engineThreads } from './kernels/tile-engine.js';
 export interface LogitProblem {
   flags: CceFlags;
   e: Tensor;
-  c: Tensor;
-  bias: Tensor | null;
+  /** The vocabulary block's rows of c (and bias): the whole tensor, or a window of it. */
+  c: C.BufferArg;
+  bias: C.BufferArg | null;
   N: number;
   D: number;
+  /** Rows in this block. */
   V: number;
+  /** The whole vocabulary (label smoothing's ε / V). */
+  Vtotal: number;
   softcap: number;
 }
 
@@ -54,9 +58,10 @@ export interface GradProductProblem {
   D: number;
   v0: number;
   Vc: number;
-  /** e for dC, c for dE. */
-  operand: Tensor;
-  out: Tensor;
+  /** e for dC, c (the block's rows) for dE. */
+  operand: C.BufferArg;
+  /** dE, or the block's rows of dC. */
+  out: C.BufferArg;
   accumulate: boolean;
   smooth: Tensor | null;
   /** Bytes a variant may use for partial results (the op's scratch budget). */
@@ -65,7 +70,7 @@ export interface GradProductProblem {
 
 export const tilesOf = (n: number) => Math.ceil(n / FILTER_TILE);
 
-function dispatchFlat(backend: Backend, kernel: C.Kernel, count: number, buffers: Record<string, Tensor>, uniforms: Record<string, number>) {
+function dispatchFlat(backend: Backend, kernel: C.Kernel, count: number, buffers: Record<string, C.BufferArg>, uniforms: Record<string, number>) {
   if (count === 0) return;
   const grid = C.grid1d(count, kernel.workgroupSize[0], backend.capabilities.limits.maxWorkgroupsPerDimension);
   C.dispatchKernel(backend, kernel, buffers, { ...uniforms, count }, grid);
@@ -86,7 +91,7 @@ C.registerVariant<GradBlockProblem>('cce.gradBlock', {
   supports: () => true,
   run: (_b, p) => {
     C.runMap(gradBlockKernel(p.flags), p.h, { ...logitBuffers(p), perm: p.perm, lse: p.lse, tgt: p.tgt }, {
-      ...logitUniforms(p), V: p.V, v0: p.v0, Vc: p.Vc, ignore: p.ignoreIndex,
+      ...logitUniforms(p), V: p.Vtotal, v0: p.v0, Vc: p.Vc, ignore: p.ignoreIndex,
       ...(p.flags.smoothing ? { smoothing: p.smoothing } : {}), ...(p.flags.zLoss ? { z_loss: p.zLoss } : {}),
     }, p.N * p.Vc);
     C.runMap(tileMaskKernel(), p.mask, { h: p.h }, { N: p.N, Vc: p.Vc, eps: p.filterEps }, tilesOf(p.N) * tilesOf(p.Vc));
@@ -140,7 +145,7 @@ C.registerVariant<GradBlockProblem>('cce.gradBlock', {
   supports: (backend, p) => tiledFits(backend, tiledGradBlockKernel(p.flags)) && gridFits(backend, blocks(p.Vc), blocks(p.N)),
   run: (backend, p) => {
     C.dispatchKernel(backend, tiledGradBlockKernel(p.flags), { ...logitBuffers(p), perm: p.perm, lse: p.lse, tgt: p.tgt, h: p.h, mask: p.mask }, {
-      ...logitUniforms(p), N: p.N, V: p.V, v0: p.v0, Vc: p.Vc, ignore: p.ignoreIndex, eps: p.filterEps,
+      ...logitUniforms(p), N: p.N, V: p.Vtotal, v0: p.v0, Vc: p.Vc, ignore: p.ignoreIndex, eps: p.filterEps,
       ...(p.flags.smoothing ? { smoothing: p.smoothing } : {}), ...(p.flags.zLoss ? { z_loss: p.zLoss } : {}),
     }, [blocks(p.Vc), blocks(p.N), 1]);
   },
@@ -168,7 +173,7 @@ C.registerVariant<GradProductProblem>('cce.gradC', {
     const splits = Math.max(1, Math.min(16, Math.ceil(512 / blocksOut), bySize, Math.ceil(p.N / 64), backend.capabilities.limits.maxWorkgroupsPerDimension));
     const Ns = Math.ceil(Math.ceil(p.N / splits) / FILTER_TILE) * FILTER_TILE;
     const z = Math.ceil(p.N / Ns);
-    const smooth: Record<string, Tensor> = p.smooth ? { smooth: p.smooth } : {};
+    const smooth: Record<string, C.BufferArg> = p.smooth ? { smooth: p.smooth } : {};
     const common = { h: p.h, e: p.operand, g: p.g, perm: p.perm, mask: p.mask };
     const uniforms = { N: p.N, D: p.D, v0: p.v0, Vc: p.Vc, Ns };
     if (z === 1) {

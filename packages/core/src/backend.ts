@@ -15,6 +15,30 @@ export interface DeviceBuffer {
   readonly bytes: number;
 }
 
+/**
+ * A window of another buffer bound in its place: elements [offset, offset + length) of `base`. Only
+ * backends with `capabilities.bindingRanges` accept them; `offset` must be a multiple of 64 elements
+ * (WebGPU aligns storage binding offsets to 256 bytes). This is how a tensor larger than the largest
+ * storage binding is processed in chunks that fit.
+ */
+export interface BufferRange extends DeviceBuffer {
+  readonly base: DeviceBuffer;
+  readonly offset: number;
+}
+
+export const RANGE_ALIGNMENT = 64;
+
+export function bufferRange(base: DeviceBuffer, offset: number, length: number): BufferRange {
+  if (!Number.isInteger(offset) || offset % RANGE_ALIGNMENT !== 0 || offset < 0 || length < 0 || offset + length > base.length) {
+    throw new Error(`bufferRange: [${offset}, ${offset + length}) is not a ${RANGE_ALIGNMENT}-aligned window of a buffer of ${base.length} elements`);
+  }
+  return { base, offset, length, dtype: base.dtype, bytes: length * 4 };
+}
+
+export function isBufferRange(b: DeviceBuffer): b is BufferRange {
+  return 'base' in b && 'offset' in b;
+}
+
 /** A compiled kernel, cached by the backend under the kernel's structural hash. */
 export interface Executable {
   readonly kernel: Kernel;
@@ -48,6 +72,8 @@ export interface Capabilities {
   subgroupSize?: number;
   /** Only map kernels run (gpu.js). */
   mapOnly: boolean;
+  /** dispatch() accepts BufferRange bindings. */
+  bindingRanges?: boolean;
   limits: Limits;
 }
 

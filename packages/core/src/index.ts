@@ -13,7 +13,7 @@ export { CpuBackend, type CpuBackendOptions } from './cpu/backend.js';
 export { generateJs } from './cpu/codegen.js';
 export * from './ops/api.js';
 export { type ElementwiseFn, coordinates, stridedOffset } from './ops/kernels.js';
-export { grid1d, dispatchKernel, runMap, memoKernel, contiguousStrides } from './ops/launch.js';
+export { grid1d, dispatchKernel, runMap, memoKernel, contiguousStrides, type BufferArg } from './ops/launch.js';
 export { broadcastShapes } from './ops/shape-utils.js';
 export * from './ops/elementwise-specs.js';
 export { backward, noGrad, isGradEnabled, record } from './autograd/tape.js';

@@ -1,6 +1,6 @@
 // Checks every backend makes before compiling or dispatching, so that errors read the same everywhere
 // and name the kernel, the binding and the numbers.
-import type { Bindings, Capabilities, Grid } from './backend.js';
+import { type Bindings, type Capabilities, type Grid, isBufferRange } from './backend.js';
 import type { Kernel } from './ir/types.js';
 import { vectorInfo } from './ir/types.js';
 import type { KernelInfo } from './ir/validate.js';
@@ -29,6 +29,7 @@ export function checkBindings(kernel: Kernel, bindings: Bindings, grid: Grid, ca
   for (const decl of kernel.buffers) {
     const buf = bindings.buffers[decl.name];
     if (!buf) throw new Error(`${where}: buffer '${decl.name}' is not bound`);
+    if (isBufferRange(buf) && !caps.bindingRanges) throw new Error(`${where}: buffer '${decl.name}' is bound as a range, which this backend does not support`);
     const wantsFloat = vectorInfo(decl.type).elem === 'f32';
     if (wantsFloat !== (buf.dtype === 'f32')) {
       throw new Error(`${where}: buffer '${decl.name}' is declared ${decl.type} but bound to a ${buf.dtype} buffer`);

@@ -296,3 +296,28 @@ export function bitonicPassKernel(): Kernel {
         return lowSide.select(lo, hi);
       }));
 }
+
+/** out[v] = c[v] · m (+ bias[v]): each vocabulary entry's logit for one hidden state (the mean). */
+export function rowDotKernel(bias: boolean): Kernel {
+  return memoKernel(`cce:row_dot:${bias}`, () =>
+    defineMapKernel('cce_row_dot', { workgroupSize: WG, outputType: 'f32' },
+      (b) => ({ c: b.input('c', 'f32'), m: b.input('m', 'f32'), bias: bias ? b.input('bias', 'f32') : null, D: b.uniform('D', 'i32') }),
+      ({ b, index }, u) => {
+        const base = b.let('base', index.mul(u.D));
+        const acc = b.var('acc', u.bias ? u.bias.at(index) : f32(0));
+        b.for('d', 0, u.D, (d) => acc.set(acc.add(u.c.at(base.add(d)).mul(u.m.at(d)))));
+        return acc;
+      }));
+}
+
+/** out[d] = Σ_v c[v, d] over V rows (label smoothing's rank-one dE term). */
+export function colSumKernel(): Kernel {
+  return memoKernel('cce:col_sum', () =>
+    defineMapKernel('cce_col_sum', { workgroupSize: WG, outputType: 'f32' },
+      (b) => ({ c: b.input('c', 'f32'), V: b.uniform('V', 'i32'), D: b.uniform('D', 'i32') }),
+      ({ b, index }, u) => {
+        const acc = b.var('acc', f32(0));
+        b.for('v', 0, u.V, (v) => acc.set(acc.add(u.c.at(v.mul(u.D).add(index)))));
+        return acc;
+      }));
+}

@@ -2,8 +2,9 @@
 // executing each workgroup's invocations in lockstep, so that workgroup memory, barriers and subgroup
 // operations mean what they mean on a GPU. In 'f64' mode f32 tensors are stored and computed in
 // float64 (gradient checks); in 'f32' mode every float result is rounded with Math.fround.
-import type {
-  Backend, Bindings, Capabilities, DType, DeviceBuffer, Executable, Grid, MemoryStats,
+import {
+  type Backend, type Bindings, type Capabilities, type DType, type DeviceBuffer, type Executable, type Grid, type MemoryStats,
+  isBufferRange,
 } from '../backend.js';
 import { kernelHash } from '../ir/hash.js';
 import type { Kernel, ScalarType } from '../ir/types.js';
@@ -29,6 +30,8 @@ export interface CpuBackendOptions {
   precision?: Precision;
   /** Subgroup size the interpreter emulates (4, 8 and 32 are tested). */
   subgroupSize?: number;
+  /** The largest storage binding in bytes (to test chunking on small data; default 2 GiB). */
+  maxStorageBufferBindingSize?: number;
 }
 
 class OutOfBoundsError extends Error {}
@@ -81,8 +84,9 @@ export class CpuBackend implements Backend {
       features: new Set(['workgroupMemory', 'subgroups']),
       subgroupSize: this.subgroupSize,
       mapOnly: false,
+      bindingRanges: true,
       limits: {
-        maxStorageBufferBindingSize: 2 ** 31 - 1,
+        maxStorageBufferBindingSize: opts.maxStorageBufferBindingSize ?? 2 ** 31 - 1,
         maxBufferSize: 2 ** 31 - 1,
         maxWorkgroupStorageSize: 48 * 1024,
         maxInvocationsPerWorkgroup: 1024,
@@ -147,8 +151,14 @@ export class CpuBackend implements Backend {
     checkBindings(kernel, bindings, grid, this.capabilities, this.name);
     const B: Record<string, Storage> = {};
     for (const decl of kernel.buffers) {
-      const buf = this.own(bindings.buffers[decl.name]!, `kernel '${kernel.name}' binding '${decl.name}'`);
-      B[decl.name] = buf.data;
+      const bound = bindings.buffers[decl.name]!;
+      const what = `kernel '${kernel.name}' binding '${decl.name}'`;
+      if (isBufferRange(bound)) {
+        const base = this.own(bound.base, what);
+        B[decl.name] = base.data.subarray(bound.offset, bound.offset + bound.length);
+      } else {
+        B[decl.name] = this.own(bound, what).data;
+      }
     }
     const U: Record<string, number> = {};
     for (const u of kernel.uniforms) {

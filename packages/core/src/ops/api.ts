@@ -7,3 +7,4 @@ export * from './matmul.js';
 export * from './index-ops.js';
 export * from './nn-ops.js';
 export * from './variants.js';
+import './tuned/index.js';

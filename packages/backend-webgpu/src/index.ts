@@ -1,0 +1,19 @@
+// @cce/backend-webgpu: the WebGPU backend (Dawn's `webgpu` package in Node, navigator.gpu in a browser).
+// Importing this module registers it as 'webgpu' (priority 20, above the CPU reference).
+import { registerBackend } from '@cce/core';
+import { createWebGpuBackend } from './backend.js';
+
+export { WebGpuBackend, createWebGpuBackend, type WebGpuBackendOptions } from './backend.js';
+export { acquireDevice, type AcquiredDevice, type AdapterReport, type DeviceOptions, USEFUL_FEATURES } from './device.js';
+export { generateWgsl } from './wgsl.js';
+export { GpuProfiler, formatProfile, type KernelTiming } from './profiler.js';
+export { BufferPool, sizeClass } from './pool.js';
+
+registerBackend({
+  name: 'webgpu',
+  priority: 20,
+  create: async (variant) => {
+    if (variant) throw new Error(`webgpu: unknown variant '${variant}' (use 'webgpu')`);
+    return createWebGpuBackend();
+  },
+});

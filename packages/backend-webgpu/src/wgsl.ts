@@ -1,0 +1,270 @@
+// IR -> WGSL. The generated shader mirrors the CPU reference's semantics (cpu/codegen.ts):
+// - builtins are i32 (WGSL's u32 ids are cast with i32()), so index arithmetic stays in one type;
+// - i32/u32 arithmetic wraps and integer division by zero yields the dividend (WGSL's run-time rule;
+//   constant operands, which WGSL would reject at shader creation, are folded in const-fold.ts);
+// - IR `select(cond, a, b)` is `cond ? a : b`, i.e. WGSL `select(b, a, cond)`;
+// - shift amounts are taken modulo 32 (masked explicitly, as the CPU reference does);
+// - tanh clamps its argument to [-15, 15] first, which is exact in f32 (tanh(9.1) already rounds to 1)
+//   and keeps drivers that compute tanh through exp from overflowing to NaN.
+// Bindings: group 0 holds the storage buffers in declaration order (binding i = kernel.buffers[i]),
+// group 1 binding 0 the uniforms as one struct `params` (one 4-byte field each, declaration order).
+import type { Expr, Kernel, Stmt, ValueType } from '@cce/core';
+import { type KernelInfo, validateKernel, vectorInfo } from '@cce/core';
+import { type Value, evaluate, isConstExpr } from './const-fold.js';
+
+/** Words WGSL reserves or defines (keywords, reserved words, builtin functions and types we could shadow). */
+const RESERVED = new Set(`
+alias break case const const_assert continue continuing default diagnostic discard else enable false fn for if let
+loop override requires return struct switch true var while
+NULL Self abstract active alignas alignof as asm asm_fragment async attribute auto await become binding_array cast
+catch class co_await co_return co_yield coherent column_major common compile compile_fragment concept const_cast
+consteval constexpr constinit crate debugger decltype delete demote demote_to_helper do dynamic_cast enum explicit
+export extends extern external fallthrough filter final finally friend from fxgroup get goto groupshared highp impl
+implements import inline instanceof interface layout lowp macro macro_rules match mediump meta mod module move mut
+mutable namespace new nil noexcept noinline nointerpolation non_coherent noncoherent noperspective null nullptr of
+operator package packoffset partition pass patch pixelfragment precise precision premerge priv protected pub public
+readonly ref regardless register reinterpret_cast require resource restrict self set shared signed sizeof smooth snorm
+static static_assert static_cast std subroutine super target template this thread_local throw trait try type typedef
+typeid typename typeof union unless unorm unsafe unsized use using varying virtual volatile wgsl where with writeonly
+yield
+array atomic bool f16 f32 i32 u32 mat2x2 mat3x3 mat4x4 ptr sampler texture_2d vec2 vec3 vec4 uniform storage
+workgroup read read_write write function private
+abs acos all any asin atan atan2 ceil clamp cos cosh cross degrees determinant distance dot exp exp2 faceForward
+floor fma fract frexp inverseSqrt ldexp length log log2 max min mix modf normalize pow radians reflect refract round
+saturate select sign sin sinh smoothstep sqrt step tan tanh transpose trunc arrayLength bitcast
+workgroupBarrier storageBarrier subgroupAdd subgroupMax subgroupMin subgroupBroadcast subgroupShuffle
+main params Params gid lid wid nwg lidx sg_id sg_size
+`.split(/\s+/).filter(Boolean));
+
+/** WGSL names for the kernel's identifiers: the IR name where it is safe, else the name plus '_'. */
+function nameMap(kernel: Kernel, info: KernelInfo): Map<string, string> {
+  const all = new Set<string>([
+    ...kernel.buffers.map((b) => b.name), ...kernel.uniforms.map((u) => u.name),
+    ...kernel.shared.map((s) => s.name), ...info.varTypes.keys(),
+  ]);
+  const taken = new Set(all);
+  const map = new Map<string, string>();
+  for (const n of all) {
+    if (!RESERVED.has(n) && !n.startsWith('__') && n !== '_') {
+      map.set(n, n);
+      continue;
+    }
+    let m = `${n.replace(/^_+/, 'v_')}_`;
+    while (taken.has(m) || RESERVED.has(m)) m += '_';
+    taken.add(m);
+    map.set(n, m);
+  }
+  return map;
+}
+
+function f32Literal(v: number): string {
+  const x = Math.fround(v);
+  if (Object.is(x, -0)) return '-0.0f';
+  let s = String(x);
+  if (!/[.e]/.test(s)) s += '.0';
+  return `${s}f`;
+}
+
+function literal(e: Extract<Expr, { k: 'const' }>): string {
+  if (e.type === 'bool') return String(e.value);
+  const v = e.value as number;
+  if (e.type === 'f32') {
+    const s = f32Literal(v);
+    return s;
+  }
+  if (e.type === 'u32') return `${v >>> 0}u`;
+  const i = v | 0;
+  if (i === -2147483648) return 'i32(-2147483647 - 1)';
+  return `${i}i`;
+}
+
+const BUILTINS = {
+  globalId: { param: 'gid', decl: '@builtin(global_invocation_id) gid: vec3<u32>', vector: true },
+  localId: { param: 'lid', decl: '@builtin(local_invocation_id) lid: vec3<u32>', vector: true },
+  workgroupId: { param: 'wid', decl: '@builtin(workgroup_id) wid: vec3<u32>', vector: true },
+  numWorkgroups: { param: 'nwg', decl: '@builtin(num_workgroups) nwg: vec3<u32>', vector: true },
+  localIndex: { param: 'lidx', decl: '@builtin(local_invocation_index) lidx: u32', vector: false },
+  subgroupInvocationId: { param: 'sg_id', decl: '@builtin(subgroup_invocation_id) sg_id: u32', vector: false },
+  subgroupSize: { param: 'sg_size', decl: '@builtin(subgroup_size) sg_size: u32', vector: false },
+} as const;
+
+const wgslType = (t: ValueType): string => t;
+
+/** The WGSL source of a kernel; throws KernelValidationError for an invalid kernel. */
+export function generateWgsl(kernel: Kernel, info: KernelInfo = validateKernel(kernel)): string {
+  const names = nameMap(kernel, info);
+  const nm = (n: string) => names.get(n) ?? n;
+  const typeOf = (e: Expr): ValueType => info.types.get(e)!;
+  const usedBuiltins = new Set<keyof typeof BUILTINS>();
+
+  // Expressions print with the fewest parentheses WGSL accepts: each result carries its precedence level
+  // (ATOM: literals, names, calls, indexing; UNARY; MUL; ADD; REL; and the operators WGSL refuses to mix,
+  // which always take atoms or unary operands).
+  const ATOM = 10, UNARY = 9, MUL = 8, ADD = 7, REL = 5, LOGIC = 4, BITS = 3;
+  type P = { s: string; p: number; op?: string };
+  const wrap = (x: P, min: number): string => (x.p >= min ? x.s : `(${x.s})`);
+  const ex = (e: Expr): string => exp(e).s;
+
+  const constant = (v: Value, t: ValueType): P => {
+    const { elem } = vectorInfo(t);
+    const one = (x: number | boolean) => literal({ k: 'const', type: elem, value: x });
+    if (!Array.isArray(v)) {
+      const s = one(v);
+      return { s, p: s.startsWith('-') ? UNARY : ATOM };
+    }
+    return { s: `${t}(${v.map(one).join(', ')})`, p: ATOM };
+  };
+
+  const exp = (e: Expr): P => {
+    // Integer and bool const-expressions are folded (WGSL would reject x / 0, overflow, ... in them).
+    if (e.k !== 'const' && isConstExpr(e) && vectorInfo(typeOf(e)).elem !== 'f32') return constant(evaluate(e, typeOf), typeOf(e));
+    switch (e.k) {
+      case 'const': {
+        const s = literal(e);
+        return { s, p: s.startsWith('-') ? UNARY : ATOM };
+      }
+      case 'ref': return { s: nm(e.name), p: ATOM };
+      case 'uniform': return { s: `params.${nm(e.name)}`, p: ATOM };
+      case 'builtin': {
+        usedBuiltins.add(e.name);
+        const b = BUILTINS[e.name];
+        return { s: b.vector ? `i32(${b.param}.${'xyz'[e.axis]})` : `i32(${b.param})`, p: ATOM };
+      }
+      case 'load': return { s: `${nm(e.buf)}[${ex(e.index)}]`, p: ATOM };
+      case 'loadShared': return { s: `${nm(e.arr)}[${ex(e.index)}]`, p: ATOM };
+      case 'binary': return binary(e);
+      case 'unary': return unary(e);
+      case 'select': return { s: `select(${ex(e.b)}, ${ex(e.a)}, ${ex(e.cond)})`, p: ATOM };
+      case 'cast': return typeOf(e.a) === e.to ? exp(e.a) : { s: `${e.to}(${ex(e.a)})`, p: ATOM };
+      case 'vec': {
+        const parts = e.parts.map(ex);
+        // A splat reads better as vec4<f32>(x).
+        if (parts.every((q) => q === parts[0]) && e.parts[0]!.k !== 'subgroup') return { s: `${e.type}(${parts[0]})`, p: ATOM };
+        return { s: `${e.type}(${parts.join(', ')})`, p: ATOM };
+      }
+      case 'component': return { s: `${wrap(exp(e.a), ATOM)}.${'xyzw'[e.index]}`, p: ATOM };
+      case 'subgroup': {
+        const fn = { add: 'subgroupAdd', max: 'subgroupMax', min: 'subgroupMin', broadcast: 'subgroupBroadcast', shuffle: 'subgroupShuffle' }[e.op];
+        // Lanes are i32 in the IR, which WGSL accepts as they are (broadcast's is a constant).
+        return { s: e.lane ? `${fn}(${ex(e.a)}, ${ex(e.lane)})` : `${fn}(${ex(e.a)})`, p: ATOM };
+      }
+    }
+  };
+
+  const binary = (e: Extract<Expr, { k: 'binary' }>): P => {
+    const a = exp(e.a);
+    const b = exp(e.b);
+    const elem = vectorInfo(typeOf(e.a)).elem;
+    switch (e.op) {
+      case 'min': case 'max': case 'pow': return { s: `${e.op}(${a.s}, ${b.s})`, p: ATOM };
+      case '/': case '%': {
+        if (elem !== 'f32' && isConstExpr(e.b)) {
+          // A constant divisor with zero lanes: those lanes take the IR's result (x / 0 = x, x % 0 = 0).
+          const t = typeOf(e.a);
+          const { lanes } = vectorInfo(t);
+          const d = evaluate(e.b, typeOf);
+          const ds = Array.isArray(d) ? d : [d];
+          if (ds.some((x) => x === 0)) {
+            const zero = literal({ k: 'const', type: elem, value: 0 });
+            const lane = (i: number, x: number | boolean) => {
+              const ai = lanes === 1 ? wrap(a, MUL) : `${wrap(a, ATOM)}.${'xyzw'[i]}`;
+              if (x === 0) return e.op === '/' ? ai : zero;
+              return `${ai} ${e.op} ${literal({ k: 'const', type: elem, value: x })}`;
+            };
+            if (lanes === 1) return ds[0] === 0 ? (e.op === '/' ? a : { s: zero, p: ATOM }) : { s: lane(0, ds[0]!), p: MUL };
+            return { s: `${t}(${ds.map((x, i) => lane(i, x)).join(', ')})`, p: ATOM };
+          }
+        }
+        return { s: `${wrap(a, MUL)} ${e.op} ${wrap(b, UNARY)}`, p: MUL };
+      }
+      case '*': return { s: `${wrap(a, MUL)} ${e.op} ${wrap(b, UNARY)}`, p: MUL };
+      case '+': case '-': return { s: `${wrap(a, ADD)} ${e.op} ${wrap(b, MUL)}`, p: ADD };
+      case '<': case '<=': case '>': case '>=': case '==': case '!=':
+        return { s: `${wrap(a, ADD)} ${e.op} ${wrap(b, ADD)}`, p: REL };
+      case '&&': case '||': {
+        const left = a.op === e.op ? a.s : wrap(a, REL);
+        return { s: `${left} ${e.op} ${wrap(b, REL)}`, p: LOGIC, op: e.op };
+      }
+      case '&': case '|': case '^': {
+        const left = a.op === e.op ? a.s : wrap(a, UNARY);
+        return { s: `${left} ${e.op} ${wrap(b, UNARY)}`, p: BITS, op: e.op };
+      }
+      case '<<': case '>>': {
+        // WGSL takes the shift amount as u32 (masked to 5 bits at run time); lanes stay in step for vectors.
+        const { lanes } = vectorInfo(typeOf(e.b));
+        const amount = elem === 'u32' ? wrap(b, UNARY) : lanes === 1 ? `u32(${b.s})` : `vec${lanes}<u32>(${b.s})`;
+        const mask = lanes === 1 ? '31u' : `vec${lanes}<u32>(31u)`;
+        return { s: `${wrap(a, UNARY)} ${e.op} (${amount} & ${mask})`, p: BITS };
+      }
+    }
+  };
+
+  const unary = (e: Extract<Expr, { k: 'unary' }>): P => {
+    const a = exp(e.a);
+    const t = typeOf(e.a);
+    switch (e.op) {
+      case 'neg': return { s: `-${wrap(a, ATOM)}`, p: UNARY };
+      case 'not': return { s: `!${wrap(a, ATOM)}`, p: UNARY };
+      case 'rsqrt': return { s: `inverseSqrt(${a.s})`, p: ATOM };
+      case 'tanh': {
+        const { lanes } = vectorInfo(t);
+        const lim = (v: string) => (lanes === 1 ? v : `${t}(${v})`);
+        return { s: `tanh(clamp(${a.s}, ${lim('-15.0f')}, ${lim('15.0f')}))`, p: ATOM };
+      }
+      default: return { s: `${e.op}(${a.s})`, p: ATOM };
+    }
+  };
+
+  const stmt = (s: Stmt, ind: string): string[] => {
+    switch (s.k) {
+      case 'let': return [`${ind}let ${nm(s.name)} = ${ex(s.value)};`];
+      case 'var': return [`${ind}var ${nm(s.name)}: ${wgslType(s.type)} = ${ex(s.init)};`];
+      case 'assign': return [`${ind}${nm(s.name)} = ${ex(s.value)};`];
+      case 'store': return [`${ind}${nm(s.buf)}[${ex(s.index)}] = ${ex(s.value)};`];
+      case 'storeShared': return [`${ind}${nm(s.arr)}[${ex(s.index)}] = ${ex(s.value)};`];
+      case 'if': {
+        const out = [`${ind}if (${ex(s.cond)}) {`, ...block(s.then, ind + '  ')];
+        if (s.else.length) out.push(`${ind}} else {`, ...block(s.else, ind + '  '));
+        out.push(`${ind}}`);
+        return out;
+      }
+      case 'for': {
+        const v = nm(s.name);
+        return [
+          `${ind}for (var ${v}: i32 = ${ex(s.from)}; ${v} < ${ex(s.to)}; ${v} += ${s.step}i) {`,
+          ...block(s.body, ind + '  '),
+          `${ind}}`,
+        ];
+      }
+      case 'barrier': return [`${ind}workgroupBarrier();`];
+      case 'return': return [`${ind}return;`];
+    }
+  };
+  const block = (stmts: Stmt[], ind: string): string[] => stmts.flatMap((s) => stmt(s, ind));
+
+  const body = block(kernel.body, '  ');
+  const lines: string[] = [];
+  lines.push(`// kernel '${kernel.name}'`);
+  if (info.usesSubgroups) lines.push('enable subgroups;');
+  if (info.usesSubgroups) lines.push('diagnostic(off, subgroup_uniformity);');
+  if (lines.length > 1) lines.push('');
+  if (kernel.uniforms.length) {
+    lines.push('struct Params {');
+    for (const u of kernel.uniforms) lines.push(`  ${nm(u.name)}: ${u.type},`);
+    lines.push('}', '');
+  }
+  kernel.buffers.forEach((b, i) => {
+    const access = b.access === 'read' ? 'read' : 'read_write';
+    lines.push(`@group(0) @binding(${i}) var<storage, ${access}> ${nm(b.name)}: array<${wgslType(b.type)}>;`);
+  });
+  if (kernel.uniforms.length) lines.push(`@group(1) @binding(0) var<uniform> params: Params;`);
+  for (const a of kernel.shared) lines.push(`var<workgroup> ${nm(a.name)}: array<${wgslType(a.type)}, ${a.length}>;`);
+  lines.push('');
+  const [x, y, z] = kernel.workgroupSize;
+  const params = (Object.keys(BUILTINS) as (keyof typeof BUILTINS)[]).filter((b) => usedBuiltins.has(b)).map((b) => BUILTINS[b].decl);
+  lines.push(`@compute @workgroup_size(${x}, ${y}, ${z})`);
+  if (params.length <= 1) lines.push(`fn main(${params.join('')}) {`);
+  else lines.push('fn main(', ...params.map((p) => `  ${p},`), ') {');
+  lines.push(...body, '}', '');
+  return lines.join('\n');
+}
