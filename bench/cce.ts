@@ -68,11 +68,12 @@ async function measure(backend: Backend, method: Method, x: { e: Tensor; c: Tens
   const fb: number[] = [];
   for (let r = 0; r <= reps; r++) { // r = 0 warms up (pipeline compilation)
     const tf = await timeIt(backend, () => C.noGrad(loss));
-    const base = backend.memory().bytesInUse + (x.e.size + x.c.size) * 4;
+    const before = backend.memory().bytesInUse;
     backend.resetPeak();
     const tb = await timeIt(backend, () => C.backward(loss()));
     if (r === reps) {
-      const peak = backend.memory().peakBytes - base;
+      // Extra = peak beyond what existed before and the gradient buffers as allocated.
+      const peak = backend.memory().peakBytes - before - x.e.grad!.buffer.bytes - x.c.grad!.buffer.bytes;
       clearGrads();
       collect = true;
       C.backward(loss());

@@ -28,7 +28,7 @@ type LossFn = (e: Tensor, c: Tensor, t: Tensor) => Tensor;
 
 async function run(backend: Backend, fn: LossFn, e: Tensor, c: Tensor, t: Tensor): Promise<RunResult> {
   await backend.flush();
-  const base = backend.memory().bytesInUse + (e.size + c.size) * 4; // the gradients about to exist
+  const before = backend.memory().bytesInUse;
   backend.resetPeak();
   const started = performance.now();
   const loss = await C.scope(async () => {
@@ -37,7 +37,8 @@ async function run(backend: Backend, fn: LossFn, e: Tensor, c: Tensor, t: Tensor
     return l.item();
   });
   const ms = performance.now() - started;
-  const peakExtra = backend.memory().peakBytes - base;
+  // Beyond what existed before and the gradient buffers (as the backend allocated them).
+  const peakExtra = backend.memory().peakBytes - before - e.grad!.buffer.bytes - c.grad!.buffer.bytes;
   const result = { loss, dE: await e.grad!.read(), dC: await c.grad!.read(), peakExtra, ms };
   e.grad!.dispose();
   c.grad!.dispose();

@@ -1,8 +1,12 @@
 // A pool of GPU buffers by size class, so that a training loop that frees and allocates the same shapes
 // every step creates no new GPU buffers after its first step. Size classes are 2^k * {1, 1.25, 1.5, 1.75}
-// (at most 25% slack), at least 256 bytes, always multiples of 16.
+// (at most 25% slack), at least 256 bytes, always multiples of 16. Above 256 MiB the size is exact (16-
+// aligned): there 25% slack would be hundreds of megabytes, and such buffers are few.
+
+export const EXACT_ABOVE = 2 ** 28;
 
 export function sizeClass(bytes: number, cap = Infinity): number {
+  if (bytes > EXACT_ABOVE) return Math.ceil(bytes / 16) * 16;
   const n = Math.max(bytes, 256);
   const p = 2 ** Math.floor(Math.log2(n));
   let size = p;

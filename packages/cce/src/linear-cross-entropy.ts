@@ -6,7 +6,7 @@ import * as C from '@cce/core';
 import type { Tensor } from '@cce/core';
 import { type CceFlags, FILTER_TILE } from './kernels/common.js';
 import {
-  colSumKernel, effectiveTargetsKernel, gradBiasKernel, logitSumKernel, lseCombineKernel, targetLogitKernel, tokenLossKernel, tokenScaleKernel,
+  colSumKernel, effectiveTargetsKernel, gradBiasKernel, gradBiasMapKernel, logitSumKernel, lseCombineKernel, targetLogitKernel, tokenLossKernel, tokenScaleKernel,
 } from './kernels/simple.js';
 import { type LinearCrossEntropyOptions, type ResolvedOptions, checkShapes, checkTargetValues, resolveOptions } from './options.js';
 import { identityPermutation, meanLogits, sortedPermutation } from './sort.js';
@@ -152,6 +152,7 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
   const [lse, tgt, count] = ctx.saved as [Tensor, Tensor, Tensor];
   const { o, N, D, V, flags, stats } = ctx.attrs;
   const backend = e.backend;
+  const mapOnly = backend.capabilities.mapOnly;
   const e2d = C.reshape(e, [N, D]);
   const g = C.runMap(tokenScaleKernel(o.reduction), C.Tensor.empty([N], 'f32', backend), { g_out: gOut, valid_count: count, tgt }, { ignore: o.ignoreIndex });
   // Label smoothing's rank-one terms (without softcap): every dE row gets -ε/V g_i Σ_v c_v, every dC
@@ -171,8 +172,10 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
   for (const blk of vocabBlocks(c, bias ?? null, V, D)) {
     const lp: LogitProblem = { flags, e, c: blk.c, bias: blk.bias, N, D, V: blk.Vb, Vtotal: V, softcap: o.softcap };
     const local = localTargets(tgt, blk.vb, o.ignoreIndex);
-    // The permutation orders this block's rows (sorting never crosses a binding).
-    const perm = o.sortVocab && blk.Vb > 1 ? sortedPermutation(meanLogits(e2d, blk.c, blk.bias, blk.Vb), blk.Vb) : identityPermutation(blk.Vb, backend);
+    // The permutation orders this block's rows (sorting never crosses a binding). Map-only backends
+    // (gpu.js) write gradients by row position, so they keep the vocabulary's own order.
+    const sort = o.sortVocab && blk.Vb > 1 && !mapOnly;
+    const perm = sort ? sortedPermutation(meanLogits(e2d, blk.c, blk.bias, blk.Vb), blk.Vb) : identityPermutation(blk.Vb, backend);
     if (rankOne) {
       const part = C.runMap(colSumKernel(), C.Tensor.empty([D], 'f32', backend), { c: blk.c }, { V: blk.Vb, D });
       colSum = colSum ? C.add(colSum, part) : part;
@@ -193,7 +196,10 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
       const common = { h, mask, g, perm, N, D, v0, Vc: w, scratchBytes: o.scratchBytes };
       if (ctx.needsGrad[0]) C.runVariant<GradProductProblem>('cce.gradE', backend, { ...common, operand: blk.c, out: dE, accumulate: !first, smooth: null });
       if (ctx.needsGrad[1]) C.runVariant<GradProductProblem>('cce.gradC', backend, { ...common, operand: e, out: dCb, accumulate: false, smooth: smoothC });
-      if (dBiasB && ctx.needsGrad[3]) dispatchFlat(backend, gradBiasKernel(), w, { h, g, perm, out: dBiasB }, { N, v0, smooth: 0 });
+      if (dBiasB && ctx.needsGrad[3]) {
+        if (mapOnly) C.runMap(gradBiasMapKernel(), dBiasB as Tensor, { h, g }, { N, v0, Vc: w });
+        else dispatchFlat(backend, gradBiasKernel(), w, { h, g, perm, out: dBiasB }, { N, v0, smooth: 0 });
+      }
       first = false;
     }
     perm.dispose();

@@ -3,7 +3,7 @@
 import * as C from '@cce/core';
 import type { Backend, Tensor } from '@cce/core';
 import { type CceFlags, FILTER_TILE } from './kernels/common.js';
-import { gradBlockKernel, gradCKernel, gradEKernel, lseSplitKernel, tileMaskKernel } from './kernels/simple.js';
+import { gradBlockKernel, gradCKernel, gradCMapKernel, gradEKernel, gradEMapKernel, lseSplitKernel, tileMaskKernel } from './kernels/simple.js';
 import { gradCReduceKernel, tiledGradBlockKernel, tiledGradCKernel, tiledGradEKernel, tiledLseKernel } from './kernels/tiled.js';
 import { engineShape, engineThreads } from './kernels/tile-engine.js';
 
@@ -98,10 +98,12 @@ C.registerVariant<GradBlockProblem>('cce.gradBlock', {
   },
 });
 
+const indexedStores = (backend: Backend) => !backend.capabilities.mapOnly;
+
 C.registerVariant<GradProductProblem>('cce.gradE', {
   name: 'simple',
   priority: 0,
-  supports: () => true,
+  supports: indexedStores,
   run: (backend, p) => {
     dispatchFlat(backend, gradEKernel(p.accumulate), p.N * p.D, { h: p.h, c: p.operand, g: p.g, perm: p.perm, mask: p.mask, out: p.out },
       { D: p.D, v0: p.v0, Vc: p.Vc });
@@ -111,10 +113,33 @@ C.registerVariant<GradProductProblem>('cce.gradE', {
 C.registerVariant<GradProductProblem>('cce.gradC', {
   name: 'simple',
   priority: 0,
-  supports: () => true,
+  supports: indexedStores,
   run: (backend, p) => {
     dispatchFlat(backend, gradCKernel(!!p.smooth), p.Vc * p.D,
       { h: p.h, e: p.operand, g: p.g, perm: p.perm, mask: p.mask, out: p.out, ...(p.smooth ? { smooth: p.smooth } : {}) },
+      { N: p.N, D: p.D, v0: p.v0, Vc: p.Vc });
+  },
+});
+
+// Map variants for map-only backends (gpu.js): the identity permutation, one chunk at a time, every
+// output element rewritten (kept outside the chunk).
+const mapOnly = (backend: Backend) => backend.capabilities.mapOnly;
+
+C.registerVariant<GradProductProblem>('cce.gradE', {
+  name: 'map',
+  priority: -10,
+  supports: mapOnly,
+  run: (_backend, p) => {
+    C.runMap(gradEMapKernel(p.accumulate), p.out as Tensor, { h: p.h, c: p.operand, g: p.g, mask: p.mask }, { D: p.D, v0: p.v0, Vc: p.Vc });
+  },
+});
+
+C.registerVariant<GradProductProblem>('cce.gradC', {
+  name: 'map',
+  priority: -10,
+  supports: mapOnly,
+  run: (_backend, p) => {
+    C.runMap(gradCMapKernel(!!p.smooth), p.out as Tensor, { h: p.h, e: p.operand, g: p.g, mask: p.mask, ...(p.smooth ? { smooth: p.smooth } : {}) },
       { N: p.N, D: p.D, v0: p.v0, Vc: p.Vc });
   },
 });

@@ -321,3 +321,81 @@ export function colSumKernel(): Kernel {
         return acc;
       }));
 }
+
+// Map-form gradient kernels for backends that run only map kernels (gpu.js). They need the identity
+// permutation: a chunk is the contiguous rows [v0, v0 + Vc). Rows outside the chunk keep their value.
+
+/** dE[i, d] = (old +) g_i Σ_j h[i, j] c[v0 + j, d], skipping masked-out filter tiles. */
+export function gradEMapKernel(accumulate: boolean): Kernel {
+  return memoKernel(`cce:grad_e_map:${accumulate}`, () =>
+    defineMapKernel(`cce_grad_e_map${accumulate ? '_acc' : ''}`, { workgroupSize: WG, outputType: 'f32' },
+      (b) => ({
+        h: b.input('h', 'f32'), c: b.input('c', 'f32'), g: b.input('g', 'f32'), mask: b.input('mask', 'i32'),
+        D: b.uniform('D', 'i32'), v0: b.uniform('v0', 'i32'), Vc: b.uniform('Vc', 'i32'),
+      }),
+      ({ b, index, out }, u) => {
+        const i = b.let('i', index.div(u.D));
+        const d = b.let('d', index.mod(u.D));
+        const tilesV = b.let('tiles_v', u.Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
+        const maskRow = b.let('mask_row', i.div(FILTER_TILE).mul(tilesV));
+        const acc = b.var('acc', f32(0));
+        b.for('tv', 0, tilesV, (tv) => {
+          b.if(u.mask.at(maskRow.add(tv)).ne(0), () => {
+            const j0 = b.let('j0', tv.mul(FILTER_TILE));
+            b.for('j', j0, j0.add(FILTER_TILE).min(u.Vc), (j) => {
+              acc.set(acc.add(u.h.at(i.mul(u.Vc).add(j)).mul(u.c.at(u.v0.add(j).mul(u.D).add(d)))));
+            });
+          });
+        });
+        const delta = acc.mul(u.g.at(i));
+        return accumulate ? out.at(index).add(delta) : delta;
+      }));
+}
+
+/** dC[v, d] for v in the chunk: Σ_i g_i h[i, v - v0] e[i, d] (+ smooth[d]); other rows keep their value. */
+export function gradCMapKernel(smoothing: boolean): Kernel {
+  return memoKernel(`cce:grad_c_map:${smoothing}`, () =>
+    defineMapKernel('cce_grad_c_map', { workgroupSize: WG, outputType: 'f32' },
+      (b) => ({
+        h: b.input('h', 'f32'), e: b.input('e', 'f32'), g: b.input('g', 'f32'), mask: b.input('mask', 'i32'),
+        smooth: smoothing ? b.input('smooth', 'f32') : null,
+        N: b.uniform('N', 'i32'), D: b.uniform('D', 'i32'), v0: b.uniform('v0', 'i32'), Vc: b.uniform('Vc', 'i32'),
+      }),
+      ({ b, index, out }, u) => {
+        const j = b.let('j', index.div(u.D).sub(u.v0));
+        const d = b.let('d', index.mod(u.D));
+        const value = b.var('value', out.at(index));
+        b.if(j.ge(0).and(j.lt(u.Vc)), () => {
+          const tilesV = b.let('tiles_v', u.Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
+          const tv = b.let('tv', j.div(FILTER_TILE));
+          const acc = b.var('acc', u.smooth ? u.smooth.at(d) : f32(0));
+          b.for('tb', 0, u.N.add(FILTER_TILE - 1).div(FILTER_TILE), (tb) => {
+            b.if(u.mask.at(tb.mul(tilesV).add(tv)).ne(0), () => {
+              const i0 = b.let('i0', tb.mul(FILTER_TILE));
+              b.for('i', i0, i0.add(FILTER_TILE).min(u.N), (i) => {
+                acc.set(acc.add(u.g.at(i).mul(u.h.at(i.mul(u.Vc).add(j))).mul(u.e.at(i.mul(u.D).add(d)))));
+              });
+            });
+          });
+          value.set(acc);
+        });
+        return value;
+      }));
+}
+
+/** dBias[v] for v in the chunk: Σ_i g_i h[i, v - v0]; other entries keep their value. */
+export function gradBiasMapKernel(): Kernel {
+  return memoKernel('cce:grad_bias_map', () =>
+    defineMapKernel('cce_grad_bias_map', { workgroupSize: WG, outputType: 'f32' },
+      (b) => ({ h: b.input('h', 'f32'), g: b.input('g', 'f32'), N: b.uniform('N', 'i32'), v0: b.uniform('v0', 'i32'), Vc: b.uniform('Vc', 'i32') }),
+      ({ b, index, out }, u) => {
+        const j = b.let('j', index.sub(u.v0));
+        const value = b.var('value', out.at(index));
+        b.if(j.ge(0).and(j.lt(u.Vc)), () => {
+          const acc = b.var('acc', f32(0));
+          b.for('i', 0, u.N, (i) => acc.set(acc.add(u.g.at(i).mul(u.h.at(i.mul(u.Vc).add(j))))));
+          value.set(acc);
+        });
+        return value;
+      }));
+}

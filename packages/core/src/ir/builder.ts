@@ -258,6 +258,8 @@ export interface MapKernelContext {
   b: KernelBuilder;
   /** The output element this invocation computes. */
   index: Ex;
+  /** The output, which the invocation may read at `index` (its own element) before it is written. */
+  out: BufferRef;
 }
 
 /**
@@ -277,7 +279,7 @@ export function defineMapKernel<T>(
   const count = b.uniform('count', 'i32');
   const index = b.let('idx', b.linearId());
   b.if(index.lt(count), () => {
-    out.store(index, body({ b, index }, decls));
+    out.store(index, body({ b, index, out }, decls));
   });
   const k = b.build(name);
   const idxName = (k.body[0] as { name: string }).name;
