@@ -71,12 +71,13 @@ async function measure(backend: Backend, method: Method, x: { e: Tensor; c: Tens
     const before = backend.memory().bytesInUse;
     backend.resetPeak();
     const tb = await timeIt(backend, () => C.backward(loss()));
+    if (r > 0) { fwd.push(tf); fb.push(tb); }
     if (r === reps) {
       // Extra = peak beyond what existed before and the gradient buffers as allocated.
       const peak = backend.memory().peakBytes - before - x.e.grad!.buffer.bytes - x.c.grad!.buffer.bytes;
       clearGrads();
       collect = true;
-      C.backward(loss());
+      await C.scope(() => C.backward(loss()));
       collect = false;
       const grads = [Float32Array.from(await x.e.grad!.read()), Float32Array.from(await x.c.grad!.read())];
       clearGrads();
@@ -85,7 +86,6 @@ async function measure(backend: Backend, method: Method, x: { e: Tensor; c: Tens
       return { fwd: median(fwd), fb: median(fb), peak, skipped, grads };
     }
     clearGrads();
-    if (r > 0) { fwd.push(tf); fb.push(tb); }
   }
   throw new Error('unreachable');
 }

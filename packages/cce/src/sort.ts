@@ -3,7 +3,7 @@
 // indices are then sorted on the device by a bitonic network of map kernels.
 import * as C from '@cce/core';
 import type { Tensor } from '@cce/core';
-import { bitonicPassKernel, iotaKernel, rowDotKernel } from './kernels/simple.js';
+import { bitonicPassKernel, colSumKernel, iotaKernel, rowDotKernel, scaleKernel } from './kernels/simple.js';
 
 /** perm [P >= V] (P a power of two): vocabulary entries by descending key; entries >= V are padding. */
 export function sortedPermutation(key: Tensor, V: number): Tensor {
@@ -26,11 +26,17 @@ export function identityPermutation(V: number, backend: C.Backend): Tensor {
   return C.runMap(iotaKernel(), C.Tensor.empty([V], 'i32', backend), {});
 }
 
-/** mean_i (e_i · c_v) + b_v for the V rows of c (a tensor or a window of one), from e [N, D]. */
+/**
+ * N times the mean logit, Σ_i e_i · c_v + N b_v, for the V rows of c (a tensor or a window of one), from
+ * e [N, D]: the column sums of e (no transposed copy of e), then one dot product per row. Scaling by N
+ * does not change the order.
+ */
 export function meanLogits(e2d: Tensor, c: C.BufferArg, bias: C.BufferArg | null, V: number): Tensor {
   return C.scopeSync(() => {
-    const eMean = C.mean(e2d, 0);
+    const [N, D] = e2d.shape as [number, number];
+    const eSum = C.runMap(colSumKernel(), C.Tensor.empty([D], 'f32', e2d.backend), { c: e2d }, { V: N, D });
+    const scaledBias = bias ? C.runMap(scaleKernel(), C.Tensor.empty([V], 'f32', e2d.backend), { src: bias }, { s: N }) : null;
     const out = C.Tensor.empty([V], 'f32', e2d.backend);
-    return C.runMap(rowDotKernel(!!bias), out, { c, m: eMean, ...(bias ? { bias } : {}) }, { D: e2d.shape[1]! });
+    return C.runMap(rowDotKernel(!!bias), out, { c, m: eSum, ...(scaledBias ? { bias: scaledBias } : {}) }, { D });
   });
 }

@@ -310,7 +310,15 @@ export function rowDotKernel(bias: boolean): Kernel {
       }));
 }
 
-/** out[d] = Σ_v c[v, d] over V rows (label smoothing's rank-one dE term). */
+/** out[i] = src[i] * s, for a source that may be a window of a buffer (core ops take whole tensors). */
+export function scaleKernel(): Kernel {
+  return memoKernel('cce:scale', () =>
+    defineMapKernel('cce_scale', { workgroupSize: WG, outputType: 'f32' },
+      (b) => ({ src: b.input('src', 'f32'), s: b.uniform('s', 'f32') }),
+      ({ index }, u) => u.src.at(index).mul(u.s)));
+}
+
+/** out[d] = Σ_v c[v, d] over V rows (label smoothing's rank-one dE term; the column sums of e for sorting). */
 export function colSumKernel(): Kernel {
   return memoKernel('cce:col_sum', () =>
     defineMapKernel('cce_col_sum', { workgroupSize: WG, outputType: 'f32' },
