@@ -8,7 +8,7 @@
 import type {
   Backend, Bindings, Capabilities, DType, DeviceBuffer, Executable, Grid, Kernel, MemoryStats,
 } from '@cce/core';
-import { checkBindings, checkCapabilities, kernelHash, validateKernel } from '@cce/core';
+import { MemoryCounter, checkBindings, checkCapabilities, kernelHash, validateKernel } from '@cce/core';
 import {
   BUFFER_COPY_DST, BUFFER_COPY_SRC, BUFFER_MAP_READ, BUFFER_STORAGE, MAP_MODE_READ,
   type DeviceLike, type GlTextureLike, type GpuJsInstance, type GpuJsKernelFn, type GpuJsKernelSettings,
@@ -110,9 +110,7 @@ export class GpujsBackend implements Backend {
   private readonly cache = new Map<string, GpujsExecutable>();
   private dummyHandle: WebGpuBufferResultLike | null = null;
   private readonly runPaths = new Map<string, number>();
-  private live = 0;
-  private inUse = 0;
-  private peak = 0;
+  private readonly counter = new MemoryCounter();
   private destroyed = false;
   private deviceError: string | null = null;
   private readonly stopListening: () => void = () => {};
@@ -163,17 +161,14 @@ export class GpujsBackend implements Backend {
     }
     const buf = new GpujsBuffer(length, dtype);
     if (this.mode === 'webasm' || this.mode === 'cpu') buf.host = new Float32Array(length);
-    this.live++;
-    this.inUse += buf.bytes;
-    this.peak = Math.max(this.peak, this.inUse);
+    this.counter.allocated(buf.bytes);
     return buf;
   }
 
   free(buffer: DeviceBuffer): void {
     const b = this.own(buffer, 'free');
     b.freed = true;
-    this.live--;
-    this.inUse -= b.bytes;
+    this.counter.freed(b.bytes);
     this.queue.enqueue(() => {
       b.handle?.delete();
       b.handle = null;
@@ -504,11 +499,11 @@ export class GpujsBackend implements Backend {
   }
 
   memory(): MemoryStats {
-    return { liveBuffers: this.live, bytesInUse: this.inUse, peakBytes: this.peak, pooledBytes: 0 };
+    return this.counter.stats();
   }
 
   resetPeak(): void {
-    this.peak = this.inUse;
+    this.counter.resetPeak();
   }
 
   destroy(): void {

@@ -5,7 +5,7 @@
 import type {
   Backend, Bindings, Capabilities, DType, DeviceBuffer, Executable, Grid, Kernel, MemoryStats,
 } from '@cce/core';
-import { type BufferRange, checkBindings, checkCapabilities, isBufferRange, kernelHash, validateKernel } from '@cce/core';
+import { type BufferRange, MemoryCounter, checkBindings, checkCapabilities, isBufferRange, kernelHash, validateKernel } from '@cce/core';
 import { type AcquiredDevice, type AdapterReport, type DeviceOptions, acquireDevice } from './device.js';
 import { BufferPool } from './pool.js';
 import { GpuProfiler } from './profiler.js';
@@ -103,9 +103,7 @@ export class WebGpuBackend implements Backend {
   private profilerState: GpuProfiler | null = null;
   private lostInfo: GPUDeviceLostInfo | null = null;
   private destroyed = false;
-  private live = 0;
-  private inUse = 0;
-  private peak = 0;
+  private readonly counter = new MemoryCounter();
   /** Command buffers submitted so far (tests read it to see batching). */
   submits = 0;
 
@@ -178,17 +176,14 @@ export class WebGpuBackend implements Backend {
     }
     const gpu = this.pool.acquire(bytes);
     const buf = new GpuBuffer(length, dtype, gpu, gpuId(gpu));
-    this.live++;
-    this.inUse += buf.bytes;
-    this.peak = Math.max(this.peak, this.inUse);
+    this.counter.allocated(buf.bytes);
     return buf;
   }
 
   free(buffer: DeviceBuffer): void {
     const b = this.own(buffer, 'free');
     b.freed = true;
-    this.live--;
-    this.inUse -= b.bytes;
+    this.counter.freed(b.bytes);
     if (this.destroyed) return;
     // A buffer that unsubmitted work uses goes back to the pool only once that work is submitted: the pool
     // may destroy what it releases (past its byte cap), and a destroyed buffer invalidates the submit.
@@ -245,11 +240,11 @@ export class WebGpuBackend implements Backend {
   }
 
   memory(): MemoryStats {
-    return { liveBuffers: this.live, bytesInUse: this.inUse, peakBytes: this.peak, pooledBytes: this.pool.pooledBytes };
+    return this.counter.stats(this.pool.pooledBytes);
   }
 
   resetPeak(): void {
-    this.peak = this.inUse;
+    this.counter.resetPeak();
   }
 
   // ---------------------------------------------------------------- kernels

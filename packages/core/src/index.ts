@@ -9,6 +9,7 @@ export * from './ir/builder.js';
 export * from './ir/validate.js';
 export * from './ir/hash.js';
 export * from './kernel-checks.js';
+export { MemoryCounter } from './memory-counter.js';
 export { CpuBackend, type CpuBackendOptions } from './cpu/backend.js';
 export { generateJs } from './cpu/codegen.js';
 export * from './ops/api.js';

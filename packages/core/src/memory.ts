@@ -44,36 +44,41 @@ function closeScope(scope: Set<Tensor>, result: unknown): void {
   }
 }
 
-/** Runs `fn` in a scope (sync or async); tensors it created and did not return are disposed after. */
-export async function scope<T>(fn: () => T | Promise<T>): Promise<T> {
+function openScope(): { close(result: unknown): void } {
   const s = new Set<Tensor>();
   stack.push(s);
+  return {
+    close(result) {
+      stack.splice(stack.lastIndexOf(s), 1);
+      closeScope(s, result);
+    },
+  };
+}
+
+/** Runs `fn` in a scope (sync or async); tensors it created and did not return are disposed after. */
+export async function scope<T>(fn: () => T | Promise<T>): Promise<T> {
+  const opened = openScope();
   let result: T;
   try {
     result = await fn();
   } catch (e) {
-    stack.splice(stack.lastIndexOf(s), 1);
-    closeScope(s, undefined);
+    opened.close(undefined);
     throw e;
   }
-  stack.splice(stack.lastIndexOf(s), 1);
-  closeScope(s, result);
+  opened.close(result);
   return result;
 }
 
 /** The synchronous form of scope(). */
 export function scopeSync<T>(fn: () => T): T {
-  const s = new Set<Tensor>();
-  stack.push(s);
+  const opened = openScope();
   let result: T;
   try {
     result = fn();
   } catch (e) {
-    stack.splice(stack.lastIndexOf(s), 1);
-    closeScope(s, undefined);
+    opened.close(undefined);
     throw e;
   }
-  stack.splice(stack.lastIndexOf(s), 1);
-  closeScope(s, result);
+  opened.close(result);
   return result;
 }

@@ -12,6 +12,7 @@ import { vectorInfo } from '../ir/types.js';
 import { validateKernel } from '../ir/validate.js';
 import { type Precision, generateJs } from './codegen.js';
 import { checkBindings, checkCapabilities } from '../kernel-checks.js';
+import { MemoryCounter } from '../memory-counter.js';
 
 type Storage = Float64Array | Float32Array | Int32Array | Uint32Array;
 
@@ -71,9 +72,7 @@ export class CpuBackend implements Backend {
   readonly precision: Precision;
   readonly subgroupSize: number;
   private readonly cache = new Map<string, CpuExecutable>();
-  private live = 0;
-  private inUse = 0;
-  private peak = 0;
+  private readonly counter = new MemoryCounter();
 
   constructor(opts: CpuBackendOptions = {}) {
     this.precision = opts.precision ?? 'f32';
@@ -102,9 +101,7 @@ export class CpuBackend implements Backend {
   allocate(length: number, dtype: DType): DeviceBuffer {
     if (!Number.isInteger(length) || length < 0) throw new Error(`cpu: cannot allocate ${length} elements`);
     const buf = new CpuBuffer(length, dtype, dtype === 'f32' ? this.floatArray(length) : new Int32Array(length));
-    this.live++;
-    this.inUse += buf.bytes;
-    this.peak = Math.max(this.peak, this.inUse);
+    this.counter.allocated(buf.bytes);
     return buf;
   }
 
@@ -112,8 +109,7 @@ export class CpuBackend implements Backend {
     const b = buffer as CpuBuffer;
     if (b.freed) throw new Error('cpu: buffer freed twice');
     b.freed = true;
-    this.live--;
-    this.inUse -= b.bytes;
+    this.counter.freed(b.bytes);
   }
 
   write(buffer: DeviceBuffer, data: ArrayLike<number>, offset = 0): void {
@@ -255,10 +251,10 @@ export class CpuBackend implements Backend {
   async flush(): Promise<void> {}
 
   memory(): MemoryStats {
-    return { liveBuffers: this.live, bytesInUse: this.inUse, peakBytes: this.peak, pooledBytes: 0 };
+    return this.counter.stats();
   }
   resetPeak(): void {
-    this.peak = this.inUse;
+    this.counter.resetPeak();
   }
   destroy(): void {
     this.cache.clear();
