@@ -9,11 +9,22 @@ export { generateWgsl } from './wgsl.js';
 export { GpuProfiler, formatProfile, type KernelTiming } from './profiler.js';
 export { BufferPool, sizeClass } from './pool.js';
 
+/** A CPU-emulated adapter (Mesa lavapipe, SwiftShader): slower than gpu.js's WebAssembly path. */
+export function isSoftwareAdapter(report: { name: string; architecture: string; isFallbackAdapter: boolean }): boolean {
+  return report.isFallbackAdapter || /software|llvmpipe|lavapipe|swiftshader/i.test(`${report.architecture} ${report.name}`);
+}
+
 registerBackend({
   name: 'webgpu',
   priority: 20,
-  create: async (variant) => {
+  create: async (variant, opts) => {
     if (variant) throw new Error(`webgpu: unknown variant '${variant}' (use 'webgpu')`);
-    return createWebGpuBackend();
+    const backend = await createWebGpuBackend();
+    // Chosen by preference rather than by name, a software adapter steps aside for gpu.js 'webasm'.
+    if (opts && !opts.explicit && isSoftwareAdapter(backend.report)) {
+      backend.destroy();
+      throw new Error(`only a software adapter answered (${backend.report.name}); name the backend 'webgpu' to use it`);
+    }
+    return backend;
   },
 });

@@ -7,8 +7,12 @@ export interface BackendFactory {
   name: string;
   /** Higher is preferred when no name is given. */
   priority: number;
-  /** Creates the backend, or throws an Error that says what is missing. `variant` is the part after ':'. */
-  create(variant?: string): Promise<Backend>;
+  /**
+   * Creates the backend, or throws an Error that says what is missing. `variant` is the part after ':';
+   * `explicit` is false when the registry is trying backends in order of preference (a backend may then
+   * decline a poor device, such as a software GPU, in favour of the next one).
+   */
+  create(variant?: string, opts?: { explicit: boolean }): Promise<Backend>;
 }
 
 const factories: BackendFactory[] = [];
@@ -42,14 +46,14 @@ export async function useBackend(name?: string, opts: UseBackendOptions = {}): P
     if (!f) {
       throw new Error(`backend '${name}' is not registered (registered: ${registeredBackends().join(', ') || 'none'}); import its package first`);
     }
-    setBackend(await f.create(variant));
+    setBackend(await f.create(variant, { explicit: true }));
     log(`backend: ${current!.name} (${current!.description})`);
     return current!;
   }
   const errors: string[] = [];
   for (const f of [...factories].sort((a, b) => b.priority - a.priority)) {
     try {
-      setBackend(await f.create());
+      setBackend(await f.create(undefined, { explicit: false }));
       const fallback = errors.length ? ` after falling back: ${errors.join('; ')}` : '';
       log(`backend: ${current!.name} (${current!.description})${fallback}`);
       return current!;
