@@ -24,12 +24,10 @@ export class FilterStats {
   add(mask: Tensor, tiles: number): void {
     this.totalTiles += tiles;
     const prev = this.active;
-    this.active = C.keep(C.noGrad(() => {
+    this.active = C.keep(C.noGrad(() => C.scopeSync(() => {
       const s = C.cast(C.sum(mask), 'f32');
-      const next = prev ? C.add(prev, s) : C.mulScalar(s, 1);
-      s.dispose();
-      return next;
-    }));
+      return prev ? C.add(prev, s) : s;
+    })));
     prev?.dispose();
   }
 
@@ -52,7 +50,6 @@ interface Attrs {
   D: number;
   V: number;
   flags: CceFlags;
-  hasBias: boolean;
   stats?: FilterStats;
 }
 
@@ -231,7 +228,7 @@ export function linearCrossEntropy(e: Tensor, c: Tensor, targets: Tensor, opts: 
   if (targets.hostValues) checkTargetValues(targets.hostValues, V, o.ignoreIndex);
   const flags: CceFlags = { bias: !!opts.bias, softcap: o.softcap > 0, smoothing: o.labelSmoothing > 0, zLoss: o.zLoss > 0 };
   const inputs = [e, c, targets, ...(opts.bias ? [opts.bias] : [])];
-  const { output, saved } = C.applyFusedOp(definition, inputs, { o, N, D, V, flags, hasBias: !!opts.bias, stats: opts.filterStats });
+  const { output, saved } = C.applyFusedOp(definition, inputs, { o, N, D, V, flags, stats: opts.filterStats });
   if (!opts.returnLse) return output;
   return { loss: output, lse: C.noGrad(() => C.reshape(saved[0]!, targets.shape)) };
 }
