@@ -14,7 +14,7 @@ async function withAll<T>(variant: string, fn: () => Promise<T>): Promise<T> {
 }
 
 // A small scratch gives several vocabulary chunks; a large one a single chunk with dC split over tokens.
-for (const variant of ['simple', 'tiled 64/4x4', 'tiled 64/8x8', 'tiled 128/8x8']) {
+for (const variant of ['simple', 'tiled 64/4x4', 'tiled 64/8x8', 'tiled 128/8x8', 'tiled 64/4x4/v4', 'tiled 64/8x8/v4']) {
   for (const [kind, scratchCols] of [['random', 96], ['peaky', 96], ['random', 4096]] as const) {
     s(`${variant} kernels, ${kind} data, all options, filter 'auto', scratch of ${scratchCols} columns`, async () => {
       if (variant !== 'simple') setEngineShape(variant.split(' ')[1]!);

@@ -6,7 +6,7 @@
 // reads of workgroup memory are broadcasts (A) or contiguous (B): no bank conflicts. Shapes: 64-blocks of
 // 16 x 16 invocations of 4 x 4 or 8 x 8 invocations of 8 x 8, and 128-blocks of 16 x 16 invocations of
 // 8 x 8 (the most arithmetic per load).
-import { type Ex, type KernelBuilder, type VarRef, f32 } from '@cce/core';
+import { type Ex, type KernelBuilder, type VarRef, f32, vec } from '@cce/core';
 
 export const SLICE = 16;
 
@@ -15,11 +15,18 @@ export interface EngineShape {
   side: 8 | 16;
   /** Block rows and columns (a multiple of 32, the filter tile). */
   tile: 64 | 128;
+  /**
+   * Stage slices as vec4s, laid out so that an invocation's rows (ty + side r) sit in consecutive
+   * slots: one vec4 read of workgroup memory serves 4 of its rows (or columns) instead of 4 scalar reads.
+   */
+  vec4?: boolean;
 }
 export const ENGINE_SHAPES: Record<string, EngineShape> = {
   '64/4x4': { side: 16, tile: 64 },
   '64/8x8': { side: 8, tile: 64 },
   '128/8x8': { side: 16, tile: 128 },
+  '64/4x4/v4': { side: 16, tile: 64, vec4: true },
+  '64/8x8/v4': { side: 8, tile: 64, vec4: true },
 };
 let current: EngineShape = ENGINE_SHAPES['64/4x4']!;
 
@@ -31,7 +38,7 @@ export function setEngineShape(name: keyof typeof ENGINE_SHAPES): void {
 }
 export const engineShape = (): EngineShape => current;
 export const engineThreads = (s: EngineShape = current) => s.side * s.side;
-export const shapeKey = (s: EngineShape = current) => `${s.tile}/${s.side}`;
+export const shapeKey = (s: EngineShape = current) => `${s.tile}/${s.side}${s.vec4 ? '/v4' : ''}`;
 
 export interface TileOperand {
   /** True when consecutive k are contiguous in memory (load slices k-fastest for coalescing). */
@@ -60,25 +67,48 @@ export function createTileEngine(b: KernelBuilder, A: TileOperand, B: TileOperan
   const TILE = shape.tile;
   const PER = TILE / SIDE;
   const TILE_THREADS = SIDE * SIDE;
-  const As = b.workgroupArray('a_tile', 'f32', SLICE * TILE);
-  const Bs = b.workgroupArray('b_tile', 'f32', SLICE * TILE);
   const tid = b.let('tid', b.localIndex());
   const tx = b.let('tx', tid.mod(SIDE));
   const ty = b.let('ty', tid.div(SIDE));
   const localRows = Array.from({ length: PER }, (_, r) => (r === 0 ? ty : b.let(`lr${r}`, ty.add(SIDE * r))));
   const localCols = Array.from({ length: PER }, (_, c) => (c === 0 ? tx : b.let(`lc${c}`, tx.add(SIDE * c))));
   const acc = localRows.map((_, r) => localCols.map((__, c) => b.var(`acc${r}_${c}`, f32(0))));
-  const loads = (TILE * SLICE) / TILE_THREADS;
 
-  // Stages slice [k0, k0 + SLICE) of an operand as tile[kk * TILE + i].
+  // Scalar layout: tile[kk * TILE + i]. Vec4 layout: tile[kk * TILE / 4 + (i % SIDE) * PER / 4 + m] holds
+  // rows i = s + SIDE (4 m + 0..3) for s = i % SIDE, so invocation s reads its PER rows as PER / 4 vec4s.
+  const vec4 = !!shape.vec4;
+  const As = vec4 ? b.workgroupArray('a_tile', 'vec4<f32>', (SLICE * TILE) / 4) : b.workgroupArray('a_tile', 'f32', SLICE * TILE);
+  const Bs = vec4 ? b.workgroupArray('b_tile', 'vec4<f32>', (SLICE * TILE) / 4) : b.workgroupArray('b_tile', 'f32', SLICE * TILE);
+  const stores = (vec4 ? (TILE * SLICE) / 4 : TILE * SLICE) / TILE_THREADS;
+
+  // Stages slice [k0, k0 + SLICE) of an operand. Consecutive invocations take consecutive k when k is
+  // contiguous in memory, else consecutive rows, so global reads coalesce.
   const stage = (op: TileOperand, tile: typeof As, base: Ex, k0: Ex, name: string) => {
-    for (let q = 0; q < loads; q++) {
+    for (let q = 0; q < stores; q++) {
       const e = q === 0 ? tid : tid.add(q * TILE_THREADS);
-      const [i, kk] = op.kContiguous ? [e.div(SLICE), e.mod(SLICE)] : [e.mod(TILE), e.div(TILE)];
-      const li = b.let(`${name}_i${q}`, i);
+      if (!vec4) {
+        const [i, kk] = op.kContiguous ? [e.div(SLICE), e.mod(SLICE)] : [e.mod(TILE), e.div(TILE)];
+        const li = b.let(`${name}_i${q}`, i);
+        const lk = b.let(`${name}_k${q}`, kk);
+        tile.store(lk.mul(TILE).add(li), op.fetch(base.add(li), k0.add(lk)));
+        continue;
+      }
+      // Group (kk, slot) with slot = s * PER / 4 + m covers rows s + SIDE * (4 m + c), c = 0..3.
+      const groups = TILE / 4;
+      const [slot, kk] = op.kContiguous ? [e.div(SLICE), e.mod(SLICE)] : [e.mod(groups), e.div(groups)];
+      const ls = b.let(`${name}_s${q}`, slot);
       const lk = b.let(`${name}_k${q}`, kk);
-      tile.store(lk.mul(TILE).add(li), op.fetch(base.add(li), k0.add(lk)));
+      const first = b.let(`${name}_r${q}`, ls.div(PER / 4).add(ls.mod(PER / 4).mul(4 * SIDE)));
+      const parts = [0, 1, 2, 3].map((c) => op.fetch(base.add(c === 0 ? first : first.add(c * SIDE)), k0.add(lk)));
+      tile.store(lk.mul(groups).add(ls), vec('vec4<f32>', ...parts));
     }
+  };
+
+  // The values of this invocation's rows (or columns) at slice position kk.
+  const readOwn = (tile: typeof As, own: Ex[], lane: Ex, kk: number, name: string): Ex[] => {
+    if (!vec4) return own.map((r, i) => b.let(`${name}${kk}_${i}`, tile.at(r.add(kk * TILE))));
+    const quads = Array.from({ length: PER / 4 }, (_, m) => b.let(`${name}${kk}_q${m}`, tile.at(lane.mul(PER / 4).add(kk * (TILE / 4) + m))));
+    return own.map((_, r) => quads[Math.floor(r / 4)]!.component(r % 4));
   };
 
   return {
@@ -102,8 +132,8 @@ export function createTileEngine(b: KernelBuilder, A: TileOperand, B: TileOperan
         b.barrier();
         const fma = () => {
           for (let kk = 0; kk < SLICE; kk++) {
-            const a = localRows.map((r, i) => b.let(`a${kk}_${i}`, As.at(r.add(kk * TILE))));
-            const bv = localCols.map((c, j) => b.let(`b${kk}_${j}`, Bs.at(c.add(kk * TILE))));
+            const a = readOwn(As, localRows, ty, kk, 'a');
+            const bv = readOwn(Bs, localCols, tx, kk, 'b');
             acc.forEach((row, i) => row.forEach((v, j) => v.set(v.add(a[i]!.mul(bv[j]!)))));
           }
         };
