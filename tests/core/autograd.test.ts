@@ -35,6 +35,14 @@ s('gradients accumulate across backward calls and through shared inputs', async 
   assert.equal(await x.grad!.toArray(), [4, 6, 8]);
 });
 
+s('backward of a leaf gives it the seed gradient', async () => {
+  C.setBackend(cpu);
+  const x = C.tensor([2, 3]);
+  x.requiresGrad = true;
+  C.backward(x, C.tensor([0.5, -1]));
+  assert.equal(await x.grad!.toArray(), [0.5, -1]);
+});
+
 s('noGrad records nothing', () => {
   C.setBackend(cpu);
   const x = C.tensor([1, 2]);

@@ -88,6 +88,12 @@ export function backward(root: Tensor, gradient?: Tensor): void {
         grads.set(t, keep(g));
       }
     };
+    if (!root.node) {
+      // A leaf: its gradient is the seed itself.
+      const seed = grads.get(root)!;
+      grads.delete(root);
+      accumulate(root, seed);
+    }
     for (const node of topoSort(root).reverse()) {
       const g = grads.get(node.output);
       if (!g) continue;
