@@ -67,6 +67,19 @@ s('clear errors: out-of-range targets, shapes, dtypes, options', () => {
   assert.throws(() => linearCrossEntropy(e, c, ok, { reduction: 'avg' as 'mean' }), /reduction must be/);
 });
 
+s('no buffers outlive a loss computed outside any scope; shifted-out targets are not validated', async () => {
+  const backend = new C.CpuBackend();
+  const data = randomCceData(6, 4, 9, 2);
+  const { e, c } = toTensors(data, 6, 4, 9, backend);
+  const t = C.tensor([50, 1, 2, 3, 4, 5], [6], { backend, dtype: 'i32' }); // 50 sits where shift 1 never predicts
+  const live = backend.memory().liveBuffers;
+  const loss = C.noGrad(() => linearCrossEntropy(e, c, t, { shift: 1 }));
+  assert.ok(Number.isFinite(await loss.item()));
+  loss.dispose();
+  assert.is(backend.memory().liveBuffers, live);
+  assert.throws(() => linearCrossEntropy(e, c, t), /target 50 at position 0 is outside the vocabulary/);
+});
+
 s('targets computed on the device: an out-of-range target gives NaN, never an out-of-bounds read', async () => {
   const data = randomCceData(4, 3, 5, 1);
   const { e, c } = toTensors(data, 4, 3, 5, f64);

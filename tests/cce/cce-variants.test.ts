@@ -44,10 +44,12 @@ for (const variant of ['simple', 'tiled 64/4x4', 'tiled 64/8x8', 'tiled 128/8x8'
 s.run();
 
 const blocks = suite('cce: classifier larger than one binding');
-for (const variant of ['simple', 'tiled']) {
-  blocks(`${variant} kernels: c in binding windows matches the naive path`, async () => {
-    // A 9 KiB binding limit makes c [150, 67] (40 KiB) four windows of 64 rows (the last shorter).
-    const [N, D, V] = [41, 67, 150];
+for (const [variant, ignoreIndex] of [['simple', -100], ['tiled', -100], ['tiled', 0]] as const) {
+  blocks(`${variant} kernels, ignoreIndex ${ignoreIndex}: c in binding windows matches the naive path`, async () => {
+    // A binding of 64 rows makes c [200, 67] four windows (the last shorter). Targets 28 and 92 are
+    // 100 below the window starts 128 and 192: made relative to those windows they would read as the
+    // default ignoreIndex; with ignoreIndex 0, targets 64, 128 and 192 would.
+    const [N, D, V] = [41, 67, 200];
     const small = new C.CpuBackend({ precision: 'f64', maxStorageBufferBindingSize: 64 * 67 * 4 + 1000 });
     const whole = new C.CpuBackend({ precision: 'f64' });
     const data = peakyCceData(N, D, V, 8);
@@ -55,9 +57,10 @@ for (const variant of ['simple', 'tiled']) {
       const e = C.tensor(data.e, [N, D], { backend });
       const c = C.tensor(data.c, [V, D], { backend });
       const bias = C.randn([V], { seed: 4, std: 0.2, backend });
-      const t = C.tensor(data.targets.map((x, i) => (i % 7 === 3 ? -100 : x)), [N], { backend, dtype: 'i32' });
+      const special = [28, 92, 64, 128, 192];
+      const t = C.tensor(data.targets.map((x, i) => (i % 7 === 3 ? ignoreIndex : i < special.length ? special[i]! : x)), [N], { backend, dtype: 'i32' });
       for (const x of [e, c, bias]) x.requiresGrad = true;
-      const opts = { bias, labelSmoothing: 0.1, zLoss: 1e-3, scratchBytes: 4 * N * 32 };
+      const opts = { bias, ignoreIndex, labelSmoothing: 0.1, zLoss: 1e-3, scratchBytes: 4 * N * 32 };
       const loss = fused ? linearCrossEntropy(e, c, t, opts) : naiveLinearCrossEntropy(e, c, t, opts);
       C.backward(loss);
       return [await loss.read(), await e.grad!.read(), await c.grad!.read(), await bias.grad!.read()];

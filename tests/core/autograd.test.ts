@@ -43,6 +43,28 @@ s('backward of a leaf gives it the seed gradient', async () => {
   assert.equal(await x.grad!.toArray(), [0.5, -1]);
 });
 
+s('an intermediate disposed before backward is reported, not treated as a leaf', () => {
+  C.setBackend(cpu);
+  const x = C.randn([2, 3], { seed: 1 });
+  const w = C.randn([3, 2], { seed: 2 });
+  w.requiresGrad = true;
+  const h = C.matmul(x, w);
+  const loss = C.sum(C.add(h, C.ones([2])));
+  h.dispose();
+  assert.throws(() => C.backward(loss), /input 0 of 'add', was disposed before backward/);
+});
+
+s('scopes keep tensors returned inside a Set or Map; assign to itself keeps the tensor', () => {
+  C.setBackend(cpu);
+  const set = C.scopeSync(() => new Set([C.ones([2])]));
+  const map = C.scopeSync(() => new Map([[C.ones([1]), C.zeros([1])]]));
+  assert.ok([...set].every((t) => !t.disposed));
+  assert.ok([...map.keys(), ...map.values()].every((t) => !t.disposed));
+  const p = C.ones([3]);
+  p.assign(p);
+  assert.not.ok(p.disposed);
+});
+
 s('noGrad records nothing', () => {
   C.setBackend(cpu);
   const x = C.tensor([1, 2]);

@@ -3,7 +3,7 @@
 // a bounded scratch block of softmax - onehot, skips filter tiles below filterEps, and accumulates
 // dE, dC and dBias with one owner per output element (no float atomics).
 import * as C from '@cce/core';
-import type { Tensor } from '@cce/core';
+import { type Tensor, i32 } from '@cce/core';
 import { type CceFlags, FILTER_TILE } from './kernels/common.js';
 import {
   colSumKernel, effectiveTargetsKernel, gradBiasKernel, gradBiasMapKernel, logitSumKernel, lseCombineKernel, targetLogitKernel, tokenLossKernel, tokenScaleKernel,
@@ -85,10 +85,21 @@ function vocabBlocks(c: Tensor, bias: Tensor | null, V: number, D: number): Voca
   return blocks;
 }
 
-/** Targets relative to a block (outside it they fall outside [0, Vb)); ignoreIndex stays as it is. */
-function localTargets(tgt: Tensor, vb: number, ignoreIndex: number): Tensor {
-  if (vb === 0) return tgt;
-  return C.mapElementwise('cce_local_targets', [tgt], 'i32', ([t], [o, ig]) => t!.eq(ig!.toI32()).select(t!, t!.sub(o!.toI32())), [vb, ignoreIndex]);
+/** Block-local codes of ignored targets and of targets in other blocks (never a row index). */
+const LOCAL_IGNORED = -2;
+const LOCAL_ELSEWHERE = -1;
+
+/**
+ * Targets relative to a block [vb, vb + Vb): t - vb inside it, LOCAL_IGNORED for ignoreIndex and
+ * LOCAL_ELSEWHERE otherwise, so that no valid local index can be mistaken for ignoreIndex (with
+ * ignoreIndex 0, local index 0 is a real entry).
+ */
+function localTargets(tgt: Tensor, vb: number, Vb: number, ignoreIndex: number): Tensor {
+  return C.mapElementwise('cce_local_targets', [tgt], 'i32', ([t], [o, n, ig]) => {
+    const local = t!.sub(o!.toI32());
+    const inside = local.ge(0).and(local.lt(n!.toI32()));
+    return t!.eq(ig!.toI32()).select(i32(LOCAL_IGNORED), inside.select(local, i32(LOCAL_ELSEWHERE)));
+  }, [vb, Vb, ignoreIndex]);
 }
 
 /** Vocabulary splits of the forward: enough independent work to fill a GPU, never an empty split. */
@@ -118,7 +129,7 @@ function forward(inputs: Tensor[], a: Attrs): { output: Tensor; saved: Tensor[] 
     const part = C.Tensor.empty([S, N], 'f32', backend);
     C.runVariant<LseProblem>('cce.lse', backend, { ...lp, part, S, Vs });
     lses.push(combineLse(part, S, N));
-    const local = localTargets(tgt, blk.vb, o.ignoreIndex);
+    const local = localTargets(tgt, blk.vb, blk.Vb, o.ignoreIndex);
     yt = addTo(yt, C.runMap(targetLogitKernel(flags), C.Tensor.empty([N], 'f32', backend), { ...logitBuffers(lp), tgt: local }, { ...logitUniforms(lp), V: blk.Vb }));
     if (flags.smoothing) sumy = addTo(sumy, C.runMap(logitSumKernel(flags), C.Tensor.empty([N], 'f32', backend), logitBuffers(lp), { ...logitUniforms(lp), V: blk.Vb }));
   }
@@ -134,13 +145,17 @@ function forward(inputs: Tensor[], a: Attrs): { output: Tensor; saved: Tensor[] 
     const total = C.sum(perToken);
     output = o.reduction === 'sum' ? total : C.div(total, count);
   }
-  // Everything else made here is freed by the enclosing scope; lse, tgt and count are kept for backward.
+  // Everything else made here is freed when the forward's scope closes; lse, tgt and count are saved.
   return { output, saved: [lse, tgt, count] };
 }
 
-/** Largest chunk of vocabulary entries (a multiple of the filter tile) whose N x Vc scratch fits. */
-function chunkWidth(N: number, V: number, scratchBytes: number): number {
-  const fit = Math.floor(scratchBytes / (4 * Math.max(N, 1)) / FILTER_TILE) * FILTER_TILE;
+/**
+ * Largest chunk of vocabulary entries (a multiple of the filter tile) whose N x Vc scratch fits both the
+ * scratch budget and one storage binding.
+ */
+function chunkWidth(N: number, V: number, scratchBytes: number, maxBinding: number): number {
+  const budget = Math.min(scratchBytes, maxBinding);
+  const fit = Math.floor(budget / (4 * Math.max(N, 1)) / FILTER_TILE) * FILTER_TILE;
   return Math.min(Math.max(fit, FILTER_TILE), V);
 }
 
@@ -162,13 +177,13 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
   const dE = C.Tensor.empty([N, D], 'f32', backend);
   const dC = C.Tensor.empty([V, D], 'f32', backend);
   const dBias = bias ? C.Tensor.empty([V], 'f32', backend) : null;
-  const Vc = chunkWidth(N, V, o.scratchBytes);
+  const Vc = chunkWidth(N, V, o.scratchBytes, backend.capabilities.limits.maxStorageBufferBindingSize);
   const h = C.Tensor.empty([N * Vc], 'f32', backend);
   const mask = C.Tensor.empty([tilesOf(N) * tilesOf(Vc)], 'i32', backend);
   let first = true;
   for (const blk of vocabBlocks(c, bias ?? null, V, D)) {
     const lp: LogitProblem = { flags, e, c: blk.c, bias: blk.bias, N, D, V: blk.Vb, Vtotal: V, softcap: o.softcap };
-    const local = localTargets(tgt, blk.vb, o.ignoreIndex);
+    const local = localTargets(tgt, blk.vb, blk.Vb, o.ignoreIndex);
     // The permutation orders this block's rows (sorting never crosses a binding). Map-only backends
     // (gpu.js) write gradients by row position, so they keep the vocabulary's own order.
     const sort = o.sortVocab && blk.Vb > 1 && !mapOnly;
@@ -182,7 +197,7 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
     for (let v0 = 0; v0 < blk.Vb; v0 += Vc) {
       const w = Math.min(Vc, blk.Vb - v0);
       C.runVariant<GradBlockProblem>('cce.gradBlock', backend, {
-        ...lp, perm, lse, tgt: local, h, mask, v0, Vc: w, ignoreIndex: o.ignoreIndex,
+        ...lp, perm, lse, tgt: local, h, mask, v0, Vc: w, ignoreIndex: LOCAL_IGNORED,
         smoothing: o.labelSmoothing, zLoss: o.zLoss, filterEps: o.filterEps,
       });
       if (stats) {
@@ -225,10 +240,11 @@ export function linearCrossEntropy(e: Tensor, c: Tensor, targets: Tensor, opts?:
 export function linearCrossEntropy(e: Tensor, c: Tensor, targets: Tensor, opts: LinearCrossEntropyOptions & { returnLse?: boolean; filterStats?: FilterStats } = {}): Tensor | LinearCrossEntropyResult {
   const o = resolveOptions(opts);
   const { N, D, V } = checkShapes(e, c, targets, opts.bias);
-  if (targets.hostValues) checkTargetValues(targets.hostValues, V, o.ignoreIndex);
+  if (targets.hostValues) checkTargetValues(targets.hostValues, V, o.ignoreIndex, targets.shape[targets.rank - 1]!, o.shift);
   const flags: CceFlags = { bias: !!opts.bias, softcap: o.softcap > 0, smoothing: o.labelSmoothing > 0, zLoss: o.zLoss > 0 };
   const inputs = [e, c, targets, ...(opts.bias ? [opts.bias] : [])];
-  const { output, saved } = C.applyFusedOp(definition, inputs, { o, N, D, V, flags, stats: opts.filterStats });
-  if (!opts.returnLse) return output;
-  return { loss: output, lse: C.noGrad(() => C.reshape(saved[0]!, targets.shape)) };
+  const { output, saved, recorded } = C.applyFusedOp(definition, inputs, { o, N, D, V, flags, stats: opts.filterStats });
+  const lse = opts.returnLse ? C.noGrad(() => C.reshape(saved[0]!, targets.shape)) : null;
+  if (!recorded) for (const t of saved) t.dispose(); // nothing will run the backward
+  return lse ? { loss: output, lse } : output;
 }

@@ -18,7 +18,7 @@ export function shiftTargets(targets: Tensor, shift: number, ignoreIndex: number
 export function naiveLinearCrossEntropy(e: Tensor, c: Tensor, targets: Tensor, options: LinearCrossEntropyOptions = {}): Tensor {
   const o = resolveOptions(options);
   const { N, D, V, leading } = checkShapes(e, c, targets, options.bias);
-  if (targets.hostValues) checkTargetValues(targets.hostValues, V, o.ignoreIndex);
+  if (targets.hostValues) checkTargetValues(targets.hostValues, V, o.ignoreIndex, targets.shape[targets.rank - 1]!, o.shift);
   let logits = C.matmul(C.reshape(e, [N, D]), c, { transB: true });
   if (options.bias) logits = C.add(logits, options.bias);
   if (o.softcap > 0) logits = C.mulScalar(C.tanh(C.mulScalar(logits, 1 / o.softcap)), o.softcap);

@@ -101,9 +101,13 @@ export function checkShapes(e: Tensor, c: Tensor, targets: Tensor, bias?: Tensor
   return { N, D, V, T: leading[leading.length - 1]!, leading };
 }
 
-/** Throws naming the first target outside [0, V) that is not ignoreIndex (when host values are known). */
-export function checkTargetValues(values: Int32Array, V: number, ignoreIndex: number): void {
+/**
+ * Throws naming the first target outside [0, V) that is not ignoreIndex (when host values are known).
+ * With a shift, the first `shift` positions of each sequence (of length T) are never predicted: skipped.
+ */
+export function checkTargetValues(values: Int32Array, V: number, ignoreIndex: number, T: number, shift: number): void {
   for (let i = 0; i < values.length; i++) {
+    if (i % T < shift) continue;
     const t = values[i]!;
     if (t !== ignoreIndex && (t < 0 || t >= V)) {
       throw new Error(`linearCrossEntropy: target ${t} at position ${i} is outside the vocabulary [0, ${V}) and is not ignoreIndex (${ignoreIndex})`);

@@ -33,7 +33,10 @@ export interface LseProblem extends LogitProblem {
   Vs: number;
 }
 
-/** h (first N x Vc elements) and mask (first ceil(N / 32) x ceil(Vc / 32)) for the sorted chunk [v0, v0 + Vc). */
+/**
+ * h (first N x Vc elements) and mask (first ceil(N / 32) x ceil(Vc / 32)) for the sorted chunk
+ * [v0, v0 + Vc). tgt holds block-local targets and ignoreIndex their code for an ignored token.
+ */
 export interface GradBlockProblem extends LogitProblem {
   perm: Tensor;
   lse: Tensor;

@@ -30,7 +30,10 @@ function collectTensors(value: unknown, out: Set<Tensor>, seen = new Set<unknown
     out.add(value as Tensor);
     return;
   }
-  const items = Array.isArray(value) ? value : value instanceof Map ? [...value.values()] : Object.values(value);
+  if (ArrayBuffer.isView(value)) return; // typed arrays hold numbers, never tensors
+  const items = Array.isArray(value) ? value
+    : value instanceof Map ? [...value.keys(), ...value.values()]
+      : value instanceof Set ? [...value] : Object.values(value);
   for (const v of items) collectTensors(v, out, seen);
 }
 

@@ -70,6 +70,10 @@ export class Tensor {
       throw new Error(`assign: ${src} does not match ${this}`);
     }
     const next = src.liveStorage('assign');
+    if (next === this.storage) {
+      if (src !== this) src.dispose();
+      return;
+    }
     next.refs++;
     this.liveStorage('assign').release();
     this.storage = next;

@@ -156,7 +156,8 @@ export function tileMaskKernel(): Kernel {
         const hit = b.var('hit', i32(0));
         b.for('i', i0, i0.add(FILTER_TILE).min(u.N), (i) => {
           b.for('j', j0, j0.add(FILTER_TILE).min(u.Vc), (j) => {
-            b.if(u.h.at(i.mul(u.Vc).add(j)).abs().ge(u.eps), () => hit.set(i32(1)));
+            // Not below eps (so a NaN counts as a hit and propagates).
+            b.if(u.h.at(i.mul(u.Vc).add(j)).abs().lt(u.eps).not(), () => hit.set(i32(1)));
           });
         });
         return hit;

@@ -124,7 +124,7 @@ export function tiledGradBlockKernel(f: CceFlags, shape: EngineShape = engineSha
             });
             h.store(i.mul(Vc).add(col), value);
             const q = sub * Math.floor((r * shape.side) / FILTER_TILE) + Math.floor((j * shape.side) / FILTER_TILE);
-            b.if(value.abs().ge(eps), () => hit[q]!.set(i32(1)));
+            b.if(value.abs().lt(eps).not(), () => hit[q]!.set(i32(1)));
           });
         });
       });

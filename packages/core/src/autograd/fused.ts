@@ -8,6 +8,7 @@
 //   });
 import type { Tensor } from '../tensor.js';
 import { noGrad, record } from './tape.js';
+import { scopeSync } from '../memory.js';
 
 export interface FusedBackwardContext<A> {
   inputs: Tensor[];
@@ -26,14 +27,22 @@ export interface FusedOpDefinition<A = unknown> {
   backward(grad: Tensor, ctx: FusedBackwardContext<A>): (Tensor | null)[];
 }
 
-/** Runs a fused op and records one tape node; also returns the saved tensors (e.g. to expose them). */
-export function applyFusedOp<A>(def: FusedOpDefinition<A>, inputs: Tensor[], attrs: A): { output: Tensor; saved: Tensor[] } {
-  const { output, saved } = noGrad(() => def.forward(inputs, attrs));
-  record('fused', inputs, output, { def: def as FusedOpDefinition, attrs }, saved ?? []);
-  return { output, saved: saved ?? [] };
+/**
+ * Runs a fused op and records one tape node. The forward runs in its own scope, so its temporaries are
+ * freed at once; the output and the saved tensors are returned (`recorded` tells whether the tape holds
+ * them; if not, the caller disposes the saved ones it does not use).
+ */
+export function applyFusedOp<A>(def: FusedOpDefinition<A>, inputs: Tensor[], attrs: A): { output: Tensor; saved: Tensor[]; recorded: boolean } {
+  const { output, saved = [] } = noGrad(() => scopeSync(() => def.forward(inputs, attrs)));
+  record('fused', inputs, output, { def: def as FusedOpDefinition, attrs }, saved);
+  return { output, saved, recorded: output.node !== null };
 }
 
 /** Registers a fused op; the returned function runs it and records one tape node. */
 export function defineFusedOp<A>(def: FusedOpDefinition<A>): (inputs: Tensor[], attrs: A) => Tensor {
-  return (inputs, attrs) => applyFusedOp(def, inputs, attrs).output;
+  return (inputs, attrs) => {
+    const { output, saved, recorded } = applyFusedOp(def, inputs, attrs);
+    if (!recorded) for (const t of saved) if (t !== output) t.dispose();
+    return output;
+  };
 }

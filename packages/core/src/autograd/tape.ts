@@ -65,58 +65,68 @@ export function backward(root: Tensor, gradient?: Tensor): void {
     throw new Error(`backward: gradient shape [${gradient.shape}] differs from the output's [${root.shape}]`);
   }
   const grads = new Map<Tensor, Tensor>();
-  noGrad(() => {
-    grads.set(root, gradient ? gradient.view(root.shape) : keep(onesLike(root)));
-    const accumulate = (t: Tensor, g: Tensor) => {
-      if (!t.node) {
-        if (t.grad) {
-          const sum = keep(add(t.grad, g));
-          t.grad.dispose();
+  try {
+    run();
+  } finally {
+    for (const g of grads.values()) g.dispose();
+  }
+
+  function run(): void {
+    noGrad(() => {
+      grads.set(root, gradient ? gradient.view(root.shape) : keep(onesLike(root)));
+      const accumulate = (t: Tensor, g: Tensor) => {
+        if (!t.node) {
+          if (t.grad) {
+            const sum = keep(add(t.grad, g));
+            t.grad.dispose();
+            g.dispose();
+            t.grad = sum;
+          } else {
+            t.grad = keep(g);
+          }
+          return;
+        }
+        const prev = grads.get(t);
+        if (prev) {
+          grads.set(t, keep(add(prev, g)));
+          prev.dispose();
           g.dispose();
-          t.grad = sum;
         } else {
-          t.grad = keep(g);
+          grads.set(t, keep(g));
         }
-        return;
+      };
+      if (!root.node) {
+        // A leaf: its gradient is the seed itself.
+        const seed = grads.get(root)!;
+        grads.delete(root);
+        accumulate(root, seed);
       }
-      const prev = grads.get(t);
-      if (prev) {
-        grads.set(t, keep(add(prev, g)));
-        prev.dispose();
+      for (const node of topoSort(root).reverse()) {
+        const g = grads.get(node.output);
+        if (!g) continue;
+        grads.delete(node.output);
+        const rule = vjpRules[node.op] as (g: Tensor, n: TapeNode) => (Tensor | null)[];
+        const inputGrads = scopeSync(() => rule(g, node));
+        // A rule may pass its incoming gradient through, or return one tensor for two inputs: every owner
+        // gets its own tensor (a view shares the buffer), made before any of them is accumulated.
+        const handed = new Set<Tensor>([g]);
+        const owned: [Tensor, Tensor][] = [];
+        node.inputs.forEach((input, i) => {
+          const gi = inputGrads[i];
+          if (!gi || !input.requiresGrad) return;
+          if (input.disposed) {
+            throw new Error(`backward: ${input}, input ${i} of '${node.op}', was disposed before backward (keep tensors that backward needs until it has run)`);
+          }
+          if (gi.shape.join() !== input.shape.join()) {
+            throw new Error(`backward: the VJP of '${node.op}' gave a gradient of shape [${gi.shape}] for an input of shape [${input.shape}]`);
+          }
+          owned.push([input, handed.has(gi) ? gi.view(gi.shape) : gi]);
+          handed.add(gi);
+        });
+        for (const gi of inputGrads) if (gi && !handed.has(gi)) gi.dispose();
         g.dispose();
-      } else {
-        grads.set(t, keep(g));
+        for (const [input, gi] of owned) accumulate(input, gi);
       }
-    };
-    if (!root.node) {
-      // A leaf: its gradient is the seed itself.
-      const seed = grads.get(root)!;
-      grads.delete(root);
-      accumulate(root, seed);
-    }
-    for (const node of topoSort(root).reverse()) {
-      const g = grads.get(node.output);
-      if (!g) continue;
-      grads.delete(node.output);
-      const rule = vjpRules[node.op] as (g: Tensor, n: TapeNode) => (Tensor | null)[];
-      const inputGrads = scopeSync(() => rule(g, node));
-      // A rule may pass its incoming gradient through, or return one tensor for two inputs: every owner
-      // gets its own tensor (a view shares the buffer), made before any of them is accumulated.
-      const handed = new Set<Tensor>([g]);
-      const owned: [Tensor, Tensor][] = [];
-      node.inputs.forEach((input, i) => {
-        const gi = inputGrads[i];
-        if (!gi || !input.requiresGrad) return;
-        if (gi.shape.join() !== input.shape.join()) {
-          throw new Error(`backward: the VJP of '${node.op}' gave a gradient of shape [${gi.shape}] for an input of shape [${input.shape}]`);
-        }
-        owned.push([input, handed.has(gi) ? gi.view(gi.shape) : gi]);
-        handed.add(gi);
-      });
-      for (const gi of inputGrads) if (gi && !handed.has(gi)) gi.dispose();
-      g.dispose();
-      for (const [input, gi] of owned) accumulate(input, gi);
-    }
-  });
-  for (const g of grads.values()) g.dispose();
+    });
+  }
 }
