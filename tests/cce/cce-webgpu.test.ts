@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as C from '@cce/core';
-import { FilterStats, linearCrossEntropy, naiveLinearCrossEntropy, peakyCceData, toTensors } from '@cce/cce';
+import { ENGINE_SHAPES, FilterStats, linearCrossEntropy, naiveLinearCrossEntropy, peakyCceData, setEngineShape, toTensors } from '@cce/cce';
 import { cceCriterionSuite } from '../support/cce-criterion.js';
 import { requireBackend, webgpuAvailable } from '../webgpu/support.js';
 
@@ -39,6 +39,42 @@ if (await webgpuAvailable('cce')) {
       assert.ok(err <= 1e-4 * scale + 1e-6, `output ${i}: error ${err} at scale ${scale}`);
     });
   });
+
+  // Every tile-engine shape the adapter can run, compiled to WGSL and compared with the f64 naive truth.
+  for (const shape of Object.keys(ENGINE_SHAPES)) {
+    s(`tiled kernels with engine shape ${shape} match the naive path (all options)`, async () => {
+      const gpu = await requireBackend();
+      const truthBackend = new C.CpuBackend({ precision: 'f64' });
+      const [N, D, V] = [70, 37, 261];
+      const data = peakyCceData(N, D, V, 17);
+      const run = async (backend: C.Backend, fused: boolean) => C.scope(async () => {
+        const { e, c, targets } = toTensors(data, N, D, V, backend);
+        const bias = C.tensor(Float64Array.from({ length: V }, (_, i) => Math.cos(i) * 0.3), [V], { backend });
+        for (const x of [e, c, bias]) x.requiresGrad = true;
+        const opts = { bias, softcap: 6, labelSmoothing: 0.1, zLoss: 1e-3, shift: 1, scratchBytes: 4 * N * 96 };
+        const loss = fused ? linearCrossEntropy(C.reshape(e, [2, 35, D]), c, C.reshape(targets, [2, 35]), opts)
+          : naiveLinearCrossEntropy(C.reshape(e, [2, 35, D]), c, C.reshape(targets, [2, 35]), opts);
+        C.backward(loss);
+        return [await loss.read(), await e.grad!.read(), await c.grad!.read(), await bias.grad!.read()];
+      });
+      const want = await run(truthBackend, false);
+      setEngineShape(shape);
+      let got: Awaited<ReturnType<typeof run>>;
+      try {
+        // Forced, so a shape the adapter cannot run fails here instead of quietly using 'simple'.
+        const forced = (i: number): Promise<Awaited<ReturnType<typeof run>>> => (i === OPS.length ? run(gpu, true) : C.withVariant(OPS[i]!, 'tiled', () => forced(i + 1)));
+        got = await forced(0);
+      } finally {
+        setEngineShape('64/4x4');
+      }
+      want.forEach((w, i) => {
+        let scale = 0;
+        let err = 0;
+        w.forEach((x, k) => { scale = Math.max(scale, Math.abs(x)); err = Math.max(err, Math.abs(x - got[i]![k]!)); });
+        assert.ok(err <= 1e-4 * scale + 1e-6, `${shape} output ${i}: error ${err} at scale ${scale}`);
+      });
+    });
+  }
 
   s('peaky data on webgpu: the filter skips tiles', async () => {
     const backend = await requireBackend();
