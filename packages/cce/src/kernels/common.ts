@@ -74,3 +74,39 @@ export function gradTerm(y: Ex, v: Ex, g: GradTermInputs): Ex {
   }
   return term;
 }
+
+export interface FilteredBlock {
+  /** The chunk's softmax - onehot terms, [N, Vc] row-major. */
+  h: BufferRef;
+  /** 1 where a 32 x 32 filter tile (token tile, vocabulary tile) has a term >= eps. */
+  mask: BufferRef;
+  Vc: Ex;
+}
+
+/** Σ_j h[i, j] term(j) over the chunk's columns, skipping filter tiles the mask rules out (dE). */
+export function sumOverVocabTiles(b: KernelBuilder, blk: FilteredBlock, i: Ex, term: (j: Ex) => Ex): Ex {
+  const tilesV = b.let('tiles_v', blk.Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
+  const maskRow = b.let('mask_row', i.div(FILTER_TILE).mul(tilesV));
+  const acc = b.var('acc', f32(0));
+  b.for('tv', 0, tilesV, (tv) => {
+    b.if(blk.mask.at(maskRow.add(tv)).ne(0), () => {
+      const j0 = b.let('j0', tv.mul(FILTER_TILE));
+      b.for('j', j0, j0.add(FILTER_TILE).min(blk.Vc), (j) => acc.set(acc.add(blk.h.at(i.mul(blk.Vc).add(j)).mul(term(j)))));
+    });
+  });
+  return acc;
+}
+
+/** init + Σ_i h[i, j] term(i) over the N tokens, skipping filter tiles the mask rules out (dC). */
+export function sumOverTokenTiles(b: KernelBuilder, blk: FilteredBlock, N: Ex, j: Ex, term: (i: Ex) => Ex, init: Ex = f32(0)): Ex {
+  const tilesV = b.let('tiles_v', blk.Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
+  const tv = b.let('tv', j.div(FILTER_TILE));
+  const acc = b.var('acc', init);
+  b.for('tb', 0, N.add(FILTER_TILE - 1).div(FILTER_TILE), (tb) => {
+    b.if(blk.mask.at(tb.mul(tilesV).add(tv)).ne(0), () => {
+      const i0 = b.let('i0', tb.mul(FILTER_TILE));
+      b.for('i', i0, i0.add(FILTER_TILE).min(N), (i) => acc.set(acc.add(blk.h.at(i.mul(blk.Vc).add(j)).mul(term(i)))));
+    });
+  });
+  return acc;
+}

@@ -2,7 +2,7 @@
 // workgroup memory. Every backend that runs kernels with indexed stores runs them; the reference
 // interpreter checks the tuned kernels against them.
 import { type Kernel, defineKernel, defineMapKernel, f32, i32, memoKernel } from '@cce/core';
-import { type CceFlags, FILTER_TILE, declareLogitInputs, flagKey, gradTerm, logitExpr } from './common.js';
+import { type CceFlags, FILTER_TILE, declareLogitInputs, flagKey, gradTerm, logitExpr, sumOverTokenTiles, sumOverVocabTiles } from './common.js';
 
 const WG = 64;
 
@@ -171,32 +171,17 @@ export function tileMaskKernel(): Kernel {
 export function gradEKernel(accumulate: boolean): Kernel {
   return memoKernel(`cce:grad_e:${accumulate}`, () =>
     defineKernel(`cce_grad_e${accumulate ? '_acc' : ''}`, { workgroupSize: WG }, (b) => {
-      const h = b.input('h', 'f32');
+      const blk = { h: b.input('h', 'f32'), mask: b.input('mask', 'i32'), Vc: b.uniform('Vc', 'i32') };
       const c = b.input('c', 'f32');
       const g = b.input('g', 'f32');
       const perm = b.input('perm', 'i32');
-      const mask = b.input('mask', 'i32');
       const out = b.output('out', 'f32');
-      const count = b.uniform('count', 'i32');
       const D = b.uniform('D', 'i32');
       const v0 = b.uniform('v0', 'i32');
-      const Vc = b.uniform('Vc', 'i32');
-      const idx = b.let('idx', b.linearId());
-      b.if(idx.lt(count), () => {
+      b.indexBelow(b.uniform('count', 'i32'), (idx) => {
         const i = b.let('i', idx.div(D));
         const d = b.let('d', idx.mod(D));
-        const tilesV = b.let('tiles_v', Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
-        const maskRow = b.let('mask_row', i.div(FILTER_TILE).mul(tilesV));
-        const acc = b.var('acc', f32(0));
-        b.for('tv', 0, tilesV, (tv) => {
-          b.if(mask.at(maskRow.add(tv)).ne(0), () => {
-            const j0 = b.let('j0', tv.mul(FILTER_TILE));
-            b.for('j', j0, j0.add(FILTER_TILE).min(Vc), (j) => {
-              acc.set(acc.add(h.at(i.mul(Vc).add(j)).mul(c.at(perm.at(v0.add(j)).mul(D).add(d)))));
-            });
-          });
-        });
-        const delta = acc.mul(g.at(i));
+        const delta = sumOverVocabTiles(b, blk, i, (j) => c.at(perm.at(v0.add(j)).mul(D).add(d))).mul(g.at(i));
         out.store(idx, accumulate ? out.at(idx).add(delta) : delta);
       });
     }));
@@ -209,34 +194,20 @@ export function gradEKernel(accumulate: boolean): Kernel {
 export function gradCKernel(smoothing: boolean): Kernel {
   return memoKernel(`cce:grad_c:${smoothing}`, () =>
     defineKernel('cce_grad_c', { workgroupSize: WG }, (b) => {
-      const h = b.input('h', 'f32');
+      const blk = { h: b.input('h', 'f32'), mask: b.input('mask', 'i32'), Vc: b.uniform('Vc', 'i32') };
       const e = b.input('e', 'f32');
       const g = b.input('g', 'f32');
       const perm = b.input('perm', 'i32');
-      const mask = b.input('mask', 'i32');
       const smooth = smoothing ? b.input('smooth', 'f32') : null;
       const out = b.output('out', 'f32');
-      const count = b.uniform('count', 'i32');
       const N = b.uniform('N', 'i32');
       const D = b.uniform('D', 'i32');
       const v0 = b.uniform('v0', 'i32');
-      const Vc = b.uniform('Vc', 'i32');
-      const idx = b.let('idx', b.linearId());
-      b.if(idx.lt(count), () => {
+      b.indexBelow(b.uniform('count', 'i32'), (idx) => {
         const j = b.let('j', idx.div(D));
         const d = b.let('d', idx.mod(D));
-        const tilesV = b.let('tiles_v', Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
-        const tv = b.let('tv', j.div(FILTER_TILE));
-        const acc = b.var('acc', f32(0));
-        b.for('tb', 0, N.add(FILTER_TILE - 1).div(FILTER_TILE), (tb) => {
-          b.if(mask.at(tb.mul(tilesV).add(tv)).ne(0), () => {
-            const i0 = b.let('i0', tb.mul(FILTER_TILE));
-            b.for('i', i0, i0.add(FILTER_TILE).min(N), (i) => {
-              acc.set(acc.add(g.at(i).mul(h.at(i.mul(Vc).add(j))).mul(e.at(i.mul(D).add(d)))));
-            });
-          });
-        });
-        out.store(perm.at(v0.add(j)).mul(D).add(d), smooth ? acc.add(smooth.at(d)) : acc);
+        const sum = sumOverTokenTiles(b, blk, N, j, (i) => g.at(i).mul(e.at(i.mul(D).add(d))), smooth ? smooth.at(d) : f32(0));
+        out.store(perm.at(v0.add(j)).mul(D).add(d), sum);
       });
     }));
 }
@@ -253,8 +224,7 @@ export function gradBiasKernel(): Kernel {
       const N = b.uniform('N', 'i32');
       const v0 = b.uniform('v0', 'i32');
       const smooth = b.uniform('smooth', 'f32');
-      const j = b.let('j', b.linearId());
-      b.if(j.lt(count), () => {
+      b.indexBelow(count, (j) => {
         const acc = b.var('acc', f32(0));
         b.for('i', 0, N, (i) => acc.set(acc.add(g.at(i).mul(h.at(i.mul(count).add(j))))));
         out.store(perm.at(v0.add(j)), acc.add(smooth));
@@ -339,24 +309,13 @@ export function gradEMapKernel(accumulate: boolean): Kernel {
   return memoKernel(`cce:grad_e_map:${accumulate}`, () =>
     defineMapKernel(`cce_grad_e_map${accumulate ? '_acc' : ''}`, { workgroupSize: WG, outputType: 'f32' },
       (b) => ({
-        h: b.input('h', 'f32'), c: b.input('c', 'f32'), g: b.input('g', 'f32'), mask: b.input('mask', 'i32'),
-        D: b.uniform('D', 'i32'), v0: b.uniform('v0', 'i32'), Vc: b.uniform('Vc', 'i32'),
+        blk: { h: b.input('h', 'f32'), mask: b.input('mask', 'i32'), Vc: b.uniform('Vc', 'i32') },
+        c: b.input('c', 'f32'), g: b.input('g', 'f32'), D: b.uniform('D', 'i32'), v0: b.uniform('v0', 'i32'),
       }),
       ({ b, index, out }, u) => {
         const i = b.let('i', index.div(u.D));
         const d = b.let('d', index.mod(u.D));
-        const tilesV = b.let('tiles_v', u.Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
-        const maskRow = b.let('mask_row', i.div(FILTER_TILE).mul(tilesV));
-        const acc = b.var('acc', f32(0));
-        b.for('tv', 0, tilesV, (tv) => {
-          b.if(u.mask.at(maskRow.add(tv)).ne(0), () => {
-            const j0 = b.let('j0', tv.mul(FILTER_TILE));
-            b.for('j', j0, j0.add(FILTER_TILE).min(u.Vc), (j) => {
-              acc.set(acc.add(u.h.at(i.mul(u.Vc).add(j)).mul(u.c.at(u.v0.add(j).mul(u.D).add(d)))));
-            });
-          });
-        });
-        const delta = acc.mul(u.g.at(i));
+        const delta = sumOverVocabTiles(b, u.blk, i, (j) => u.c.at(u.v0.add(j).mul(u.D).add(d))).mul(u.g.at(i));
         return accumulate ? out.at(index).add(delta) : delta;
       }));
 }
@@ -366,27 +325,16 @@ export function gradCMapKernel(smoothing: boolean): Kernel {
   return memoKernel(`cce:grad_c_map:${smoothing}`, () =>
     defineMapKernel('cce_grad_c_map', { workgroupSize: WG, outputType: 'f32' },
       (b) => ({
-        h: b.input('h', 'f32'), e: b.input('e', 'f32'), g: b.input('g', 'f32'), mask: b.input('mask', 'i32'),
-        smooth: smoothing ? b.input('smooth', 'f32') : null,
-        N: b.uniform('N', 'i32'), D: b.uniform('D', 'i32'), v0: b.uniform('v0', 'i32'), Vc: b.uniform('Vc', 'i32'),
+        blk: { h: b.input('h', 'f32'), mask: b.input('mask', 'i32'), Vc: b.uniform('Vc', 'i32') }, N: b.uniform('N', 'i32'),
+        e: b.input('e', 'f32'), g: b.input('g', 'f32'), smooth: smoothing ? b.input('smooth', 'f32') : null,
+        D: b.uniform('D', 'i32'), v0: b.uniform('v0', 'i32'),
       }),
       ({ b, index, out }, u) => {
         const j = b.let('j', index.div(u.D).sub(u.v0));
         const d = b.let('d', index.mod(u.D));
         const value = b.var('value', out.at(index));
-        b.if(j.ge(0).and(j.lt(u.Vc)), () => {
-          const tilesV = b.let('tiles_v', u.Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
-          const tv = b.let('tv', j.div(FILTER_TILE));
-          const acc = b.var('acc', u.smooth ? u.smooth.at(d) : f32(0));
-          b.for('tb', 0, u.N.add(FILTER_TILE - 1).div(FILTER_TILE), (tb) => {
-            b.if(u.mask.at(tb.mul(tilesV).add(tv)).ne(0), () => {
-              const i0 = b.let('i0', tb.mul(FILTER_TILE));
-              b.for('i', i0, i0.add(FILTER_TILE).min(u.N), (i) => {
-                acc.set(acc.add(u.g.at(i).mul(u.h.at(i.mul(u.Vc).add(j))).mul(u.e.at(i.mul(u.D).add(d)))));
-              });
-            });
-          });
-          value.set(acc);
+        b.if(j.ge(0).and(j.lt(u.blk.Vc)), () => {
+          value.set(sumOverTokenTiles(b, u.blk, u.N, j, (i) => u.g.at(i).mul(u.e.at(i.mul(u.D).add(d))), u.smooth ? u.smooth.at(d) : f32(0)));
         });
         return value;
       }));

@@ -2,7 +2,7 @@
 // E Cᵀ (forward log-sum-exp, gradient block), h C (dE) and hᵀ E (dC), on the tile engine. Filter tiles
 // (32 x 32) that the mask rules out are skipped slice by slice.
 import { type Ex, type Kernel, defineKernel, f32, i32, memoKernel } from '@cce/core';
-import { type CceFlags, FILTER_TILE, capped, flagKey, gradTerm } from './common.js';
+import { type CceFlags, FILTER_TILE, capped, declareLogitInputs, flagKey, gradTerm } from './common.js';
 import { type EngineShape, createTileEngine, engineShape, engineThreads, shapeKey } from './tile-engine.js';
 
 const guard = (ok: Ex, value: () => Ex) => ok.select(value(), f32(0));
@@ -16,15 +16,11 @@ export function tiledLseKernel(f: CceFlags, shape: EngineShape = engineShape()):
   const side = shape.side;
   const TILE = shape.tile;
   return memoKernel(`cce:tiled_lse:${flagKey(f)}:${shapeKey(shape)}`, () => defineKernel('cce_tiled_lse', { workgroupSize: engineThreads(shape) }, (b) => {
-    const e = b.input('e', 'f32');
-    const c = b.input('c', 'f32');
-    const bias = f.bias ? b.input('bias', 'f32') : null;
+    const { e, c, bias, D, softcap } = declareLogitInputs(b, f);
     const part = b.output('out', 'f32');
-    const D = b.uniform('D', 'i32');
     const N = b.uniform('N', 'i32');
     const V = b.uniform('V', 'i32');
     const Vs = b.uniform('Vs', 'i32');
-    const softcap = f.softcap ? b.uniform('softcap', 'f32') : null;
     const row0 = b.let('row0', b.workgroupId(0).mul(TILE));
     const lo = b.let('lo', b.workgroupId(1).mul(Vs));
     const hi = b.let('hi', lo.add(Vs).min(V));
@@ -80,22 +76,18 @@ export function tiledGradBlockKernel(f: CceFlags, shape: EngineShape = engineSha
   const TILE = shape.tile;
   const sub = TILE / FILTER_TILE; // filter tiles per block side
   return memoKernel(`cce:tiled_grad_block:${flagKey(f)}:${shapeKey(shape)}`, () => defineKernel('cce_tiled_grad_block', { workgroupSize: threads }, (b) => {
-    const e = b.input('e', 'f32');
-    const c = b.input('c', 'f32');
-    const bias = f.bias ? b.input('bias', 'f32') : null;
+    const { e, c, bias, D, softcap } = declareLogitInputs(b, f);
     const perm = b.input('perm', 'i32');
     const lse = b.input('lse', 'f32');
     const tgt = b.input('tgt', 'i32');
     const h = b.output('h', 'f32');
     const mask = b.output('mask', 'i32');
-    const D = b.uniform('D', 'i32');
     const N = b.uniform('N', 'i32');
     const V = b.uniform('V', 'i32');
     const v0 = b.uniform('v0', 'i32');
     const Vc = b.uniform('Vc', 'i32');
     const ignore = b.uniform('ignore', 'i32');
     const eps = b.uniform('eps', 'f32');
-    const softcap = f.softcap ? b.uniform('softcap', 'f32') : null;
     const smoothing = f.smoothing ? b.uniform('smoothing', 'f32') : null;
     const zLoss = f.zLoss ? b.uniform('z_loss', 'f32') : null;
     const col0 = b.let('col0', b.workgroupId(0).mul(TILE));
@@ -255,8 +247,7 @@ export function gradCReduceKernel(smoothing: boolean): Kernel {
     const D = b.uniform('D', 'i32');
     const v0 = b.uniform('v0', 'i32');
     const splits = b.uniform('splits', 'i32');
-    const idx = b.let('idx', b.linearId());
-    b.if(idx.lt(count), () => {
+    b.indexBelow(count, (idx) => {
       const acc = b.var('acc', smooth ? smooth.at(idx.mod(D)) : f32(0));
       b.for('z', 0, splits, (z) => acc.set(acc.add(partial.at(z.mul(count).add(idx)))));
       out.store(perm.at(v0.add(idx.div(D))).mul(D).add(idx.mod(D)), acc);

@@ -197,6 +197,12 @@ export class KernelBuilder {
     return this.globalId(0).add(this.globalId(1).mul(rowWidth));
   }
 
+  /** let idx = linearId; if (idx < count) body(idx): one invocation per element of a flat problem. */
+  indexBelow(count: Ex, body: (idx: Ex) => void): void {
+    const idx = this.let('idx', this.linearId());
+    this.if(idx.lt(count), () => body(idx));
+  }
+
   let(name: string, value: Ex): Ex {
     const n = this.fresh(name);
     this.emit({ k: 'let', name: n, value: value.node });
@@ -277,10 +283,7 @@ export function defineMapKernel<T>(
   const decls = setup(b);
   const out = b.output('out', opts.outputType);
   const count = b.uniform('count', 'i32');
-  const index = b.let('idx', b.linearId());
-  b.if(index.lt(count), () => {
-    out.store(index, body({ b, index, out }, decls));
-  });
+  b.indexBelow(count, (index) => out.store(index, body({ b, index, out }, decls)));
   const k = b.build(name);
   const idxName = (k.body[0] as { name: string }).name;
   return { ...k, map: { output: out.decl.name, count: (count.node as { name: string }).name, index: idxName } };
