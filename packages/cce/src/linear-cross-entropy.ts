@@ -5,13 +5,15 @@
 import * as C from '@cce/core';
 import { type Tensor, i32 } from '@cce/core';
 import { type CceFlags, FILTER_TILE } from './kernels/common.js';
+import { engineShape } from './kernels/tile-engine.js';
+import { BOUND_KEEP } from './kernels/tiled.js';
 import {
   colSumKernel, effectiveTargetsKernel, gradBiasKernel, gradBiasMapKernel, logitSumKernel, lseCombineKernel, targetLogitKernel, tokenLossKernel, tokenScaleKernel,
 } from './kernels/simple.js';
 import { type LinearCrossEntropyOptions, type ResolvedOptions, checkShapes, checkTargetValues, resolveOptions } from './options.js';
 import { identityPermutation, meanLogits, sortedPermutation } from './sort.js';
 import {
-  type GradBlockProblem, type GradProductProblem, type LogitProblem, type LseProblem,
+  type BlockBounds, type GradBlockProblem, type GradProductProblem, type LogitProblem, type LseProblem,
   dispatchFlat, logitBuffers, logitUniforms, tilesOf,
 } from './variants.js';
 
@@ -51,6 +53,19 @@ interface Attrs {
   V: number;
   flags: CceFlags;
   stats?: FilterStats;
+  /** A backward will run: the forward orders each vocabulary block and, with `boundTile`, records block bounds. */
+  prepareBackward: boolean;
+  /** The engine tile when block bounds are recorded (see kernels/tiled.ts), else 0. */
+  boundTile: number;
+}
+
+/**
+ * Block bounds pay off when the filter is on and a backward will run, on backends with the tuned
+ * kernels; under softcap with label smoothing every term carries a dense -ε/V, so nothing is bounded.
+ */
+function boundTileFor(o: ResolvedOptions, flags: CceFlags, backend: C.Backend, prepareBackward: boolean): number {
+  const useful = prepareBackward && o.filterEps > 0 && !(flags.softcap && flags.smoothing) && !backend.capabilities.mapOnly;
+  return useful ? engineShape().tile : 0;
 }
 
 /**
@@ -102,11 +117,20 @@ function localTargets(tgt: Tensor, vb: number, Vb: number, ignoreIndex: number):
   }, [vb, Vb, ignoreIndex]);
 }
 
-/** Vocabulary splits of the forward: enough independent work to fill a GPU, never an empty split. */
-function splitsFor(N: number, V: number): { S: number; Vs: number } {
+/**
+ * Vocabulary splits of the forward: enough independent work to fill a GPU, never an empty split, each a
+ * multiple of `align` entries (the bound tile, so that bound blocks never straddle two splits).
+ */
+function splitsFor(N: number, V: number, align: number): { S: number; Vs: number } {
   const want = Math.max(1, Math.min(Math.ceil(65536 / Math.max(N, 1)), Math.ceil(V / 64)));
-  const Vs = Math.ceil(V / want);
+  const Vs = Math.ceil(Math.ceil(V / want) / align) * align;
   return { S: Math.ceil(V / Vs), Vs };
+}
+
+/** The order the backward walks a vocabulary block in (see the backward); map-only backends keep theirs. */
+function blockOrder(o: ResolvedOptions, e2d: Tensor, blk: VocabBlock): Tensor {
+  const sort = o.sortVocab && blk.Vb > 1 && !e2d.backend.capabilities.mapOnly;
+  return sort ? sortedPermutation(meanLogits(e2d, blk.c, blk.bias, blk.Vb), blk.Vb) : identityPermutation(blk.Vb, e2d.backend);
 }
 
 /** log Σ exp over the first dimension of [S, N] partial log-sum-exps. */
@@ -116,20 +140,32 @@ function combineLse(part: Tensor, S: number, N: number): Tensor {
 
 function forward(inputs: Tensor[], a: Attrs): { output: Tensor; saved: Tensor[] } {
   const [e, c, targets, bias] = inputs as [Tensor, Tensor, Tensor, Tensor | undefined];
-  const { o, N, D, V, flags } = a;
+  const { o, N, D, V, flags, boundTile } = a;
   const backend = e.backend;
   const tgt = C.runMap(effectiveTargetsKernel(), C.Tensor.empty([N], 'i32', backend), { targets }, { T: targets.shape[targets.rank - 1]!, shift: o.shift, ignore: o.ignoreIndex });
   const lses: Tensor[] = [];
+  // Per vocabulary block, for the backward: its order, then its block bounds when recorded.
+  const blockSaved: Tensor[] = [];
   let yt: Tensor | null = null;
   let sumy: Tensor | null = null;
   const addTo = (acc: Tensor | null, x: Tensor) => (acc ? C.add(acc, x) : x);
   for (const blk of vocabBlocks(c, bias ?? null, V, D)) {
     const lp: LogitProblem = { flags, e, c: blk.c, bias: blk.bias, N, D, V: blk.Vb, Vtotal: V, softcap: o.softcap };
-    const { S, Vs } = splitsFor(N, blk.Vb);
-    const part = C.Tensor.empty([S, N], 'f32', backend);
-    C.runVariant<LseProblem>('cce.lse', backend, { ...lp, part, S, Vs });
-    lses.push(combineLse(part, S, N));
     const local = localTargets(tgt, blk.vb, blk.Vb, o.ignoreIndex);
+    let bounds: BlockBounds | null = null;
+    if (a.prepareBackward) {
+      const perm = blockOrder(o, C.reshape(e, [N, D]), blk);
+      blockSaved.push(perm);
+      if (boundTile) {
+        const tmax = C.full([Math.ceil(N / boundTile) * Math.ceil(blk.Vb / boundTile)], BOUND_KEEP, { backend });
+        bounds = { tmax, tile: boundTile, perm, tgt: local };
+        blockSaved.push(tmax);
+      }
+    }
+    const { S, Vs } = splitsFor(N, blk.Vb, boundTile || 1);
+    const part = C.Tensor.empty([S, N], 'f32', backend);
+    C.runVariant<LseProblem>('cce.lse', backend, { ...lp, part, S, Vs, bounds });
+    lses.push(combineLse(part, S, N));
     yt = addTo(yt, C.runMap(targetLogitKernel(flags), C.Tensor.empty([N], 'f32', backend), { ...logitBuffers(lp), tgt: local }, { ...logitUniforms(lp), V: blk.Vb }));
     if (flags.smoothing) sumy = addTo(sumy, C.runMap(logitSumKernel(flags), C.Tensor.empty([N], 'f32', backend), logitBuffers(lp), { ...logitUniforms(lp), V: blk.Vb }));
   }
@@ -145,24 +181,24 @@ function forward(inputs: Tensor[], a: Attrs): { output: Tensor; saved: Tensor[] 
     const total = C.sum(perToken);
     output = o.reduction === 'sum' ? total : C.div(total, count);
   }
-  // Everything else made here is freed when the forward's scope closes; lse, tgt and count are saved.
-  return { output, saved: [lse, tgt, count] };
+  // Everything else made here is freed when the forward's scope closes; the saved tensors live on.
+  return { output, saved: [lse, tgt, count, ...blockSaved] };
 }
 
 /**
- * Largest chunk of vocabulary entries (a multiple of the filter tile) whose N x Vc scratch fits both the
- * scratch budget and one storage binding.
+ * Largest chunk of vocabulary entries (a multiple of `align`, itself a multiple of the filter tile) whose
+ * N x Vc scratch fits both the scratch budget and one storage binding; at least one `align`.
  */
-function chunkWidth(N: number, V: number, scratchBytes: number, maxBinding: number): number {
+function chunkWidth(N: number, V: number, scratchBytes: number, maxBinding: number, align: number): number {
   const budget = Math.min(scratchBytes, maxBinding);
-  const fit = Math.floor(budget / (4 * Math.max(N, 1)) / FILTER_TILE) * FILTER_TILE;
-  return Math.min(Math.max(fit, FILTER_TILE), V);
+  const fit = Math.floor(budget / (4 * Math.max(N, 1)) / align) * align;
+  return Math.min(Math.max(fit, align), V);
 }
 
 function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | null)[] {
   const [e, c, , bias] = ctx.inputs as [Tensor, Tensor, Tensor, Tensor | undefined];
-  const [lse, tgt, count] = ctx.saved as [Tensor, Tensor, Tensor];
-  const { o, N, D, V, flags, stats } = ctx.attrs;
+  const [lse, tgt, count, ...blockSaved] = ctx.saved as [Tensor, Tensor, Tensor, ...Tensor[]];
+  const { o, N, D, V, flags, stats, boundTile } = ctx.attrs;
   const backend = e.backend;
   const mapOnly = backend.capabilities.mapOnly;
   const e2d = C.reshape(e, [N, D]);
@@ -177,17 +213,17 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
   const dE = C.Tensor.empty([N, D], 'f32', backend);
   const dC = C.Tensor.empty([V, D], 'f32', backend);
   const dBias = bias ? C.Tensor.empty([V], 'f32', backend) : null;
-  const Vc = chunkWidth(N, V, o.scratchBytes, backend.capabilities.limits.maxStorageBufferBindingSize);
+  const Vc = chunkWidth(N, V, o.scratchBytes, backend.capabilities.limits.maxStorageBufferBindingSize, Math.max(FILTER_TILE, boundTile));
   const h = C.Tensor.empty([N * Vc], 'f32', backend);
   const mask = C.Tensor.empty([tilesOf(N) * tilesOf(Vc)], 'i32', backend);
   let first = true;
   for (const blk of vocabBlocks(c, bias ?? null, V, D)) {
     const lp: LogitProblem = { flags, e, c: blk.c, bias: blk.bias, N, D, V: blk.Vb, Vtotal: V, softcap: o.softcap };
     const local = localTargets(tgt, blk.vb, blk.Vb, o.ignoreIndex);
-    // The permutation orders this block's rows (sorting never crosses a binding). Map-only backends
-    // (gpu.js) write gradients by row position, so they keep the vocabulary's own order.
-    const sort = o.sortVocab && blk.Vb > 1 && !mapOnly;
-    const perm = sort ? sortedPermutation(meanLogits(e2d, blk.c, blk.bias, blk.Vb), blk.Vb) : identityPermutation(blk.Vb, backend);
+    // The forward saved this block's order (sorting never crosses a binding; map-only backends, gpu.js,
+    // write gradients by row position and keep the vocabulary's own order) and its block bounds.
+    const perm = blockSaved.shift()!;
+    const bounds: BlockBounds | null = boundTile ? { tmax: blockSaved.shift()!, tile: boundTile, perm, tgt: local } : null;
     if (rankOne) {
       const part = C.runMap(colSumKernel(), C.Tensor.empty([D], 'f32', backend), { c: blk.c }, { V: blk.Vb, D });
       colSum = colSum ? C.add(colSum, part) : part;
@@ -198,7 +234,7 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
       const w = Math.min(Vc, blk.Vb - v0);
       C.runVariant<GradBlockProblem>('cce.gradBlock', backend, {
         ...lp, perm, lse, tgt: local, h, mask, v0, Vc: w, ignoreIndex: LOCAL_IGNORED,
-        smoothing: o.labelSmoothing, zLoss: o.zLoss, filterEps: o.filterEps,
+        smoothing: o.labelSmoothing, zLoss: o.zLoss, filterEps: o.filterEps, bounds,
       });
       if (stats) {
         const used = C.slice(mask, [0], [tilesOf(N) * tilesOf(w)]);
@@ -214,7 +250,6 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
       }
       first = false;
     }
-    perm.dispose();
   }
   let gradE: Tensor = C.reshape(dE, e.shape);
   if (colSum) gradE = C.add(gradE, C.mul(C.reshape(g, [...e.shape.slice(0, -1), 1]), C.mulScalar(colSum, -eps)));
@@ -243,7 +278,10 @@ export function linearCrossEntropy(e: Tensor, c: Tensor, targets: Tensor, opts: 
   if (targets.hostValues) checkTargetValues(targets.hostValues, V, o.ignoreIndex, targets.shape[targets.rank - 1]!, o.shift);
   const flags: CceFlags = { bias: !!opts.bias, softcap: o.softcap > 0, smoothing: o.labelSmoothing > 0, zLoss: o.zLoss > 0 };
   const inputs = [e, c, targets, ...(opts.bias ? [opts.bias] : [])];
-  const { output, saved, recorded } = C.applyFusedOp(definition, inputs, { o, N, D, V, flags, stats: opts.filterStats });
+  const prepareBackward = C.isGradEnabled() && inputs.some((t) => t.requiresGrad);
+  const boundTile = boundTileFor(o, flags, e.backend, prepareBackward);
+  const attrs: Attrs = { o, N, D, V, flags, stats: opts.filterStats, prepareBackward, boundTile };
+  const { output, saved, recorded } = C.applyFusedOp(definition, inputs, attrs);
   const lse = opts.returnLse ? C.noGrad(() => C.reshape(saved[0]!, targets.shape)) : null;
   if (!recorded) for (const t of saved) t.dispose(); // nothing will run the backward
   return lse ? { loss: output, lse } : output;

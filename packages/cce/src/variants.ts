@@ -26,11 +26,26 @@ export interface LogitProblem {
 export const logitBuffers = (p: LogitProblem) => ({ e: p.e, c: p.c, ...(p.bias ? { bias: p.bias } : {}) });
 export const logitUniforms = (p: LogitProblem) => ({ D: p.D, ...(p.flags.softcap ? { softcap: p.softcap } : {}) });
 
-/** part [S, N]: the log-sum-exp of each vocabulary split of Vs entries. */
+/**
+ * Block bounds a forward may record for the backward (see kernels/tiled.ts): tmax [ceil(N / tile),
+ * ceil(V / tile)], prefilled with BOUND_KEEP, so that a variant that records none leaves every block kept.
+ */
+export interface BlockBounds {
+  tmax: Tensor;
+  /** Token rows and sorted entries per block: the engine tile. */
+  tile: number;
+  /** The order the backward walks the block's entries in. */
+  perm: Tensor;
+  /** Block-local targets. */
+  tgt: Tensor;
+}
+
+/** part [S, N]: the log-sum-exp of each vocabulary split of Vs entries (a multiple of the bound tile). */
 export interface LseProblem extends LogitProblem {
   part: Tensor;
   S: number;
   Vs: number;
+  bounds: BlockBounds | null;
 }
 
 /**
@@ -49,6 +64,8 @@ export interface GradBlockProblem extends LogitProblem {
   smoothing: number;
   zLoss: number;
   filterEps: number;
+  /** The forward's block bounds (v0 and Vc then multiples of bounds.tile), or null. */
+  bounds: BlockBounds | null;
 }
 
 /** dE (+)= g ⊙ (h C_chunk), and dC[chunk rows] = (g ⊙ h)ᵀ E (+ smooth). */
@@ -157,12 +174,17 @@ const tiledFits = (backend: Backend, kernel: C.Kernel) => {
 const blocks = (n: number) => Math.ceil(n / engineShape().tile);
 const gridFits = (backend: Backend, ...dims: number[]) => dims.every((d) => d <= backend.capabilities.limits.maxWorkgroupsPerDimension);
 
+// Bounds are recorded and used only where the engine's block is the bound tile.
+const boundsFit = (p: { bounds: BlockBounds | null }) => !!p.bounds && p.bounds.tile === engineShape().tile;
+
 C.registerVariant<LseProblem>('cce.lse', {
   name: 'tiled',
   priority: 10,
-  supports: (backend, p) => tiledFits(backend, tiledLseKernel(p.flags)) && gridFits(backend, blocks(p.N), p.S),
+  supports: (backend, p) => tiledFits(backend, tiledLseKernel(p.flags, boundsFit(p))) && gridFits(backend, blocks(p.N), p.S),
   run: (backend, p) => {
-    C.dispatchKernel(backend, tiledLseKernel(p.flags), { ...logitBuffers(p), out: p.part },
+    const bounded = boundsFit(p);
+    const extra: Record<string, C.BufferArg> = bounded ? { perm: p.bounds!.perm, tgt: p.bounds!.tgt, tmax: p.bounds!.tmax } : {};
+    C.dispatchKernel(backend, tiledLseKernel(p.flags, bounded), { ...logitBuffers(p), ...extra, out: p.part },
       { ...logitUniforms(p), N: p.N, V: p.V, Vs: p.Vs }, [blocks(p.N), p.S, 1]);
   },
 });
@@ -170,10 +192,14 @@ C.registerVariant<LseProblem>('cce.lse', {
 C.registerVariant<GradBlockProblem>('cce.gradBlock', {
   name: 'tiled',
   priority: 10,
-  supports: (backend, p) => tiledFits(backend, tiledGradBlockKernel(p.flags)) && gridFits(backend, blocks(p.Vc), blocks(p.N)),
+  supports: (backend, p) => tiledFits(backend, tiledGradBlockKernel(p.flags, boundsFit(p))) && gridFits(backend, blocks(p.Vc), blocks(p.N)),
   run: (backend, p) => {
-    C.dispatchKernel(backend, tiledGradBlockKernel(p.flags), { ...logitBuffers(p), perm: p.perm, lse: p.lse, tgt: p.tgt, h: p.h, mask: p.mask }, {
+    const bounded = boundsFit(p);
+    C.dispatchKernel(backend, tiledGradBlockKernel(p.flags, bounded), {
+      ...logitBuffers(p), perm: p.perm, lse: p.lse, tgt: p.tgt, h: p.h, mask: p.mask, ...(bounded ? { tmax: p.bounds!.tmax } : {}),
+    }, {
       ...logitUniforms(p), N: p.N, V: p.Vtotal, v0: p.v0, Vc: p.Vc, ignore: p.ignoreIndex, eps: p.filterEps,
+      ...(bounded ? { bound_cols: Math.ceil(p.V / p.bounds!.tile) } : {}),
       ...(p.flags.smoothing ? { smoothing: p.smoothing } : {}), ...(p.flags.zLoss ? { z_loss: p.zLoss } : {}),
     }, [blocks(p.Vc), blocks(p.N), 1]);
   },

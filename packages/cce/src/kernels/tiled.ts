@@ -1,54 +1,97 @@
 // The tuned CCE kernels: the same computations as simple.ts, as workgroup blocks of the products
 // E Cᵀ (forward log-sum-exp, gradient block), h C (dE) and hᵀ E (dC), on the tile engine. Filter tiles
 // (32 x 32) that the mask rules out are skipped slice by slice.
+//
+// Block bounds: a bounded forward walks the vocabulary in sorted order and records, per engine block
+// (TILE tokens x TILE sorted entries), the largest logit in it, or BOUND_KEEP where a token's target
+// lies in it. Since softmax p_iv <= exp(max - lse_i), the backward's gradient block kernel skips the
+// logit recompute of a block whose bound shows every term below filterEps.
 import { type Ex, type Kernel, defineKernel, f32, i32, memoKernel } from '@cce/core';
 import { type CceFlags, FILTER_TILE, capped, declareLogitInputs, flagKey, gradTerm } from './common.js';
 import { type EngineShape, createTileEngine, engineShape, engineThreads, shapeKey } from './tile-engine.js';
 
 const guard = (ok: Ex, value: () => Ex) => ok.select(value(), f32(0));
 
+/** A block bound that never lets a block be skipped (a target inside, or no bound computed). */
+export const BOUND_KEEP = 3.0e38;
+
 /**
  * part[s, i] = log Σ exp(y_iv) over vocabulary split s. Workgroup (x, y) = (token block, split): it walks
  * the split's vocabulary tiles keeping an online (max, sum) per owned row, then combines the 16 partial
- * states of each row through workgroup memory.
+ * states of each row through workgroup memory. Bounded: entries are read through perm (Vs a multiple of
+ * TILE, so blocks line up with the backward's), and each block's bound goes to tmax[token block, block].
  */
-export function tiledLseKernel(f: CceFlags, shape: EngineShape = engineShape()): Kernel {
+export function tiledLseKernel(f: CceFlags, bounded: boolean, shape: EngineShape = engineShape()): Kernel {
   const side = shape.side;
   const TILE = shape.tile;
-  return memoKernel(`cce:tiled_lse:${flagKey(f)}:${shapeKey(shape)}`, () => defineKernel('cce_tiled_lse', { workgroupSize: engineThreads(shape) }, (b) => {
+  const threads = engineThreads(shape);
+  return memoKernel(`cce:tiled_lse:${flagKey(f)}:${bounded}:${shapeKey(shape)}`, () => defineKernel(`cce_tiled_lse${bounded ? '_bounded' : ''}`, { workgroupSize: threads }, (b) => {
     const { e, c, bias, D, softcap } = declareLogitInputs(b, f);
+    const perm = bounded ? b.input('perm', 'i32') : null;
+    const tgt = bounded ? b.input('tgt', 'i32') : null;
     const part = b.output('out', 'f32');
+    const tmax = bounded ? b.output('tmax', 'f32') : null;
     const N = b.uniform('N', 'i32');
     const V = b.uniform('V', 'i32');
     const Vs = b.uniform('Vs', 'i32');
     const row0 = b.let('row0', b.workgroupId(0).mul(TILE));
     const lo = b.let('lo', b.workgroupId(1).mul(Vs));
     const hi = b.let('hi', lo.add(Vs).min(V));
+    const entry = (v: Ex) => (perm ? perm.at(v) : v);
     const eng = createTileEngine(b,
       { kContiguous: true, fetch: (i, k) => guard(i.lt(N).and(k.lt(D)), () => e.at(i.mul(D).add(k))) },
-      { kContiguous: true, fetch: (v, k) => guard(v.lt(hi).and(k.lt(D)), () => c.at(v.mul(D).add(k))) }, shape);
+      { kContiguous: true, fetch: (v, k) => guard(v.lt(hi).and(k.lt(D)), () => c.at(entry(v).mul(D).add(k))) }, shape);
     const mx = eng.localRows.map((_, r) => b.var(`mx${r}`, f32(-3.0e38)));
     const sm = eng.localRows.map((_, r) => b.var(`sm${r}`, f32(0)));
+    // Bounded: the owned rows' block-local targets (an entry never equals them for rows past N), this
+    // invocation's block maximum, and workgroup arrays to reduce it.
+    const rowOk = bounded ? eng.localRows.map((lr, r) => b.let(`row_ok${r}`, row0.add(lr).lt(N))) : [];
+    const targets = tgt ? eng.localRows.map((lr, r) => b.let(`t${r}`, rowOk[r]!.select(tgt.at(row0.add(lr).min(N.sub(1))), i32(-3)))) : [];
+    const bmax = bounded ? b.var('bmax', f32(-3.0e38)) : null;
+    // The row-combining arrays of the end serve the block reductions in the loop (side * tile >= threads).
+    const ms = b.workgroupArray('row_max', 'f32', TILE * side);
+    const ss = b.workgroupArray('row_sum', 'f32', TILE * side);
+    const red = bounded ? ms : null;
+    const red2 = bounded ? ss : null;
     b.for('vt', lo, hi, (col0) => {
       eng.zero();
       eng.product(row0, col0, D);
+      bmax?.set(f32(-3.0e38));
       eng.localCols.forEach((lc, j) => {
         const v = b.let(`v${j}`, col0.add(lc));
         b.if(v.lt(hi), () => {
+          const ent = b.let('ent', entry(v));
           eng.localRows.forEach((_, r) => {
             let z: Ex = eng.acc[r]![j]!;
-            if (bias) z = z.add(bias.at(v));
+            if (bias) z = z.add(bias.at(ent));
             const y = b.let('y', softcap ? capped(z, softcap) : z);
             const m2 = b.let('m2', mx[r]!.max(y));
             sm[r]!.set(sm[r]!.mul(mx[r]!.sub(m2).exp()).add(y.sub(m2).exp()));
             mx[r]!.set(m2);
+            if (bmax) b.if(rowOk[r]!, () => bmax.set(bmax.max(ent.eq(targets[r]!).select(f32(BOUND_KEEP), y))));
           });
         });
       });
+      if (bmax && red && red2 && tmax) {
+        // Block maximum over the workgroup: side partial maxima of side values each, then one.
+        red.store(eng.tid, bmax);
+        b.barrier();
+        b.if(eng.tid.lt(side), () => {
+          const m = b.var('bm', red.at(eng.tid.mul(side)));
+          b.for('q', 1, side, (q) => m.set(m.max(red.at(eng.tid.mul(side).add(q)))));
+          red2.store(eng.tid, m);
+        });
+        b.barrier();
+        b.if(eng.tid.eq(0), () => {
+          const m = b.var('bm', red2.at(0));
+          b.for('q', 1, side, (q) => m.set(m.max(red2.at(q))));
+          const cols = b.let('bound_cols', V.add(TILE - 1).div(TILE));
+          tmax.store(b.workgroupId(0).mul(cols).add(col0.div(TILE)), m);
+        });
+      }
     }, TILE);
+    if (bounded) b.barrier(); // the last block reduction reads row_sum
     // Combine the invocations that share each row: states in workgroup memory, one row per invocation.
-    const ms = b.workgroupArray('row_max', 'f32', TILE * side);
-    const ss = b.workgroupArray('row_sum', 'f32', TILE * side);
     const tx = b.let('cx', eng.tid.mod(side));
     eng.localRows.forEach((lr, r) => {
       ms.store(lr.mul(side).add(tx), mx[r]!);
@@ -69,17 +112,19 @@ export function tiledLseKernel(f: CceFlags, shape: EngineShape = engineShape()):
 
 /**
  * h[i, j] for the chunk (the gradient term of token i and entry perm[v0 + j]) and the filter mask of the
- * block's 32 x 32 tiles. Workgroup (x, y) = (chunk column block, token block).
+ * block's 32 x 32 tiles. Workgroup (x, y) = (chunk column block, token block). Bounded (v0 a multiple of
+ * TILE): a block whose forward bound shows every term below eps skips its product and writes zeros.
  */
-export function tiledGradBlockKernel(f: CceFlags, shape: EngineShape = engineShape()): Kernel {
+export function tiledGradBlockKernel(f: CceFlags, bounded: boolean, shape: EngineShape = engineShape()): Kernel {
   const threads = engineThreads(shape);
   const TILE = shape.tile;
   const sub = TILE / FILTER_TILE; // filter tiles per block side
-  return memoKernel(`cce:tiled_grad_block:${flagKey(f)}:${shapeKey(shape)}`, () => defineKernel('cce_tiled_grad_block', { workgroupSize: threads }, (b) => {
+  return memoKernel(`cce:tiled_grad_block:${flagKey(f)}:${bounded}:${shapeKey(shape)}`, () => defineKernel(`cce_tiled_grad_block${bounded ? '_bounded' : ''}`, { workgroupSize: threads }, (b) => {
     const { e, c, bias, D, softcap } = declareLogitInputs(b, f);
     const perm = b.input('perm', 'i32');
     const lse = b.input('lse', 'f32');
     const tgt = b.input('tgt', 'i32');
+    const tmax = bounded ? b.input('tmax', 'f32') : null;
     const h = b.output('h', 'f32');
     const mask = b.output('mask', 'i32');
     const N = b.uniform('N', 'i32');
@@ -95,7 +140,23 @@ export function tiledGradBlockKernel(f: CceFlags, shape: EngineShape = engineSha
     const eng = createTileEngine(b,
       { kContiguous: true, fetch: (i, k) => guard(i.lt(N).and(k.lt(D)), () => e.at(i.mul(D).add(k))) },
       { kContiguous: true, fetch: (j, k) => guard(j.lt(Vc).and(k.lt(D)), () => c.at(perm.at(v0.add(j)).mul(D).add(k))) }, shape);
-    eng.product(row0, col0, D);
+    // keep: the block may hold a term >= eps (uniform: every invocation reads the same values).
+    const keep = tmax ? b.var('keep', i32(0)) : null;
+    if (tmax && keep) {
+      const cols = b.uniform('bound_cols', 'i32');
+      const bound = b.let('bound', tmax.at(row0.div(TILE).mul(cols).add(v0.add(col0).div(TILE))));
+      b.for('bi', row0, row0.add(TILE).min(N), (i) => {
+        b.if(tgt.at(i).ne(ignore), () => {
+          const li = b.let('li', lse.at(i));
+          let worst: Ex = bound.sub(li).exp();
+          if (zLoss) worst = worst.mul(zLoss.mul(li).mul(2).add(1).abs());
+          b.if(worst.lt(eps).not(), () => keep.set(i32(1))); // NaN keeps the block
+        });
+      });
+      b.if(keep.ne(0), () => eng.product(row0, col0, D));
+    } else {
+      eng.product(row0, col0, D);
+    }
     // hit[q]: this invocation saw |h| >= eps in filter tile q = sub * (row part) + (column part).
     const hit = Array.from({ length: sub * sub }, (_, q) => b.var(`hit${q}`, i32(0)));
     eng.localRows.forEach((lr, r) => {
@@ -107,7 +168,7 @@ export function tiledGradBlockKernel(f: CceFlags, shape: EngineShape = engineSha
           const col = b.let('j', col0.add(lc));
           b.if(col.lt(Vc), () => {
             const value = b.var('hv', f32(0));
-            b.if(t.ne(ignore), () => {
+            b.if(keep ? t.ne(ignore).and(keep.ne(0)) : t.ne(ignore), () => {
               const v = b.let('v', perm.at(v0.add(col)));
               let z: Ex = eng.acc[r]![j]!;
               if (bias) z = z.add(bias.at(v));
