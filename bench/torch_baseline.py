@@ -1,6 +1,6 @@
 """PyTorch baseline for bench/cce.ts: naive fp32 cross-entropy over materialised logits (TF32 off).
 
-    python3 bench/torch_baseline.py [--quick] [--reps N]
+    python3 bench/torch_baseline.py [--quick] [--reps N] [--shape N,D,V] [--data random|peaky]
 
 Prints one JSON object: forward and forward+backward milliseconds (median over reps, CUDA events)
 and peak extra memory (bytes allocated beyond inputs and gradient outputs) per shape and data kind.
@@ -86,11 +86,19 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--shape", help="one shape N,D,V instead of the benchmark's list")
+    parser.add_argument("--data", choices=("random", "peaky"), help="one data kind instead of both")
     args = parser.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    shapes = [(512, 64, 4096)] if args.quick else [(8192, 768, 50304), (16384, 384, 50304), (8192, 2304, 256000)]
-    rows = [bench(kind, n, d, v, args.reps) for (n, d, v) in shapes for kind in ("random", "peaky")]
+    if args.shape:
+        shapes = [tuple(int(x) for x in args.shape.split(","))]
+    elif args.quick:
+        shapes = [(512, 64, 4096)]
+    else:
+        shapes = [(8192, 768, 50304), (16384, 384, 50304), (8192, 2304, 256000)]
+    kinds = (args.data,) if args.data else ("random", "peaky")
+    rows = [bench(kind, n, d, v, args.reps) for (n, d, v) in shapes for kind in kinds]
     print(json.dumps({"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "rows": rows}, indent=2))
 
 
