@@ -2,11 +2,12 @@
 // forward+backward, time and peak extra memory, on random and peaky data.
 //   node scripts/run-ts.mjs bench/cce.ts [--quick] [--json] [--backend NAME] [--reps N] [--scratch MiB]
 //     [--shape N,D,V] [--data random|peaky] [--engine 64/4x4|64/8x8|128/8x8] [--methods naive,cce,cce-auto,cce-2^-12]
+//     [--forward-engine SHAPE] [--profile]
 // --quick: small shapes on every backend available (minutes on a software adapter); otherwise the
 // full shapes on webgpu. --json: only JSON on stdout (progress on stderr).
 import * as C from '@cce/core';
 import type { Backend, Tensor } from '@cce/core';
-import { type CceData, FilterStats, linearCrossEntropy, naiveLinearCrossEntropy, peakyCceData, randomCceData, setEngineShape } from '@cce/cce';
+import { type CceData, FilterStats, linearCrossEntropy, naiveLinearCrossEntropy, peakyCceData, randomCceData, resolveOptions, setEngineShape } from '@cce/cce';
 import { loadBackends } from '../examples/backends.js';
 
 const args = process.argv.slice(2);
@@ -24,6 +25,7 @@ type Method = 'naive' | 'cce' | 'cce-auto' | 'cce-2^-12';
 const METHODS = (flag('methods')?.split(',') ?? ['naive', 'cce', 'cce-auto', 'cce-2^-12']) as Method[];
 const DATA = (flag('data')?.split(',') ?? ['random', 'peaky']) as ('random' | 'peaky')[];
 if (flag('engine')) setEngineShape(flag('engine')!);
+if (flag('forward-engine')) setEngineShape(flag('forward-engine')!, 'forward');
 const filterOf: Record<Exclude<Method, 'naive'>, number | 'auto' | null> = { cce: null, 'cce-auto': 'auto', 'cce-2^-12': 2 ** -12 };
 
 export interface Row {
@@ -90,6 +92,20 @@ async function measure(backend: Backend, method: Method, x: { e: Tensor; c: Tens
   throw new Error('unreachable');
 }
 
+/** --profile: per-kernel GPU time of one forward+backward pass (backends with a timestamp profiler). */
+async function profilePass(backend: Backend, method: Method, x: { e: Tensor; c: Tensor; t: Tensor }): Promise<void> {
+  const prof = backend as Backend & { startProfiling?: () => unknown; stopProfiling?: () => Promise<{ table(): string }> };
+  if (!prof.startProfiling || !prof.stopProfiling) { log(`  (${backend.name} has no profiler)`); return; }
+  prof.startProfiling();
+  await C.scope(async () => {
+    const loss = method === 'naive' ? naiveLinearCrossEntropy(x.e, x.c, x.t) : linearCrossEntropy(x.e, x.c, x.t, { filterEps: filterOf[method], scratchBytes });
+    C.backward(loss);
+    await backend.flush();
+  });
+  log((await prof.stopProfiling()).table());
+  for (const p of [x.e, x.c]) { p.grad?.dispose(); p.grad = null; }
+}
+
 function deviation(a: Float32Array[], b: Float32Array[]): number {
   let err = 0;
   let scale = 0;
@@ -124,6 +140,7 @@ async function benchShape(backend: Backend, N: number, D: number, V: number, kin
     }
     try {
       const m = await measure(backend, method, x);
+      if (has('profile')) await profilePass(backend, method, x);
       Object.assign(row, { forwardMs: m.fwd, forwardBackwardMs: m.fb, peakExtraBytes: m.peak, skippedTiles: m.skipped });
       if (method === 'naive') naiveFb = m.fb;
       if (method === 'cce') unfiltered = m.grads;
@@ -175,5 +192,5 @@ for (const name of names) {
   }
   backend.destroy();
 }
-if (json) console.log(JSON.stringify({ date: new Date().toISOString(), reps, scratchMiB: scratchBytes ? scratchBytes / 2 ** 20 : 2, engine: flag('engine') ?? '64/4x4', rows }, null, 2));
+if (json) console.log(JSON.stringify({ date: new Date().toISOString(), reps, scratchMiB: (scratchBytes ?? resolveOptions({}).scratchBytes) / 2 ** 20, engine: flag('engine') ?? 'default', forwardEngine: flag('forward-engine') ?? flag('engine') ?? 'default', rows }, null, 2));
 else console.log('\n' + table(rows));

@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as C from '@cce/core';
-import { ENGINE_SHAPES, FilterStats, linearCrossEntropy, naiveLinearCrossEntropy, peakyCceData, setEngineShape, toTensors } from '@cce/cce';
+import { ENGINE_SHAPES, FilterStats, linearCrossEntropy, naiveLinearCrossEntropy, peakyCceData, setEngineShape, resetEngineShapes, toTensors } from '@cce/cce';
 import { cceCriterionSuite } from '../support/cce-criterion.js';
 import { requireBackend, webgpuAvailable } from '../webgpu/support.js';
 
@@ -65,7 +65,7 @@ if (await webgpuAvailable('cce')) {
         const forced = (i: number): Promise<Awaited<ReturnType<typeof run>>> => (i === OPS.length ? run(gpu, true) : C.withVariant(OPS[i]!, 'tiled', () => forced(i + 1)));
         got = await forced(0);
       } finally {
-        setEngineShape('64/4x4');
+        resetEngineShapes();
       }
       want.forEach((w, i) => {
         let scale = 0;

@@ -4,4 +4,4 @@ export * from './naive.js';
 export * from './linear-cross-entropy.js';
 export { sortedPermutation, meanLogits } from './sort.js';
 export * from './synthetic.js';
-export { setEngineShape, ENGINE_SHAPES } from './kernels/tile-engine.js';
+export { setEngineShape, resetEngineShapes, ENGINE_SHAPES, type EngineRole } from './kernels/tile-engine.js';

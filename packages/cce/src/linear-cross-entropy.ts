@@ -8,10 +8,10 @@ import { type CceFlags, FILTER_TILE } from './kernels/common.js';
 import { engineShape } from './kernels/tile-engine.js';
 import { BOUND_KEEP } from './kernels/tiled.js';
 import {
-  colSumKernel, effectiveTargetsKernel, gradBiasKernel, gradBiasMapKernel, logitSumKernel, lseCombineKernel, targetLogitKernel, tokenLossKernel, tokenScaleKernel,
+  effectiveTargetsKernel, gradBiasKernel, gradBiasMapKernel, logitSumKernel, lseCombineKernel, targetLogitKernel, tokenLossKernel, tokenScaleKernel,
 } from './kernels/simple.js';
 import { type LinearCrossEntropyOptions, type ResolvedOptions, checkShapes, checkTargetValues, resolveOptions } from './options.js';
-import { identityPermutation, meanLogits, sortedPermutation } from './sort.js';
+import { columnSums, identityPermutation, meanLogits, sortedPermutation } from './sort.js';
 import {
   type BlockBounds, type GradBlockProblem, type GradProductProblem, type LogitProblem, type LseProblem,
   dispatchFlat, logitBuffers, logitUniforms, tilesOf,
@@ -62,10 +62,12 @@ interface Attrs {
 /**
  * Block bounds pay off when the filter is on and a backward will run, on backends with the tuned
  * kernels; under softcap with label smoothing every term carries a dense -ε/V, so nothing is bounded.
+ * The forward's and backward's engine blocks must agree (they do for the default shapes).
  */
 function boundTileFor(o: ResolvedOptions, flags: CceFlags, backend: C.Backend, prepareBackward: boolean): number {
   const useful = prepareBackward && o.filterEps > 0 && !(flags.softcap && flags.smoothing) && !backend.capabilities.mapOnly;
-  return useful ? engineShape().tile : 0;
+  const tile = engineShape('forward').tile;
+  return useful && tile === engineShape('backward').tile ? tile : 0;
 }
 
 /**
@@ -225,7 +227,7 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
     const perm = blockSaved.shift()!;
     const bounds: BlockBounds | null = boundTile ? { tmax: blockSaved.shift()!, tile: boundTile, perm, tgt: local } : null;
     if (rankOne) {
-      const part = C.runMap(colSumKernel(), C.Tensor.empty([D], 'f32', backend), { c: blk.c }, { V: blk.Vb, D });
+      const part = columnSums(blk.c, blk.Vb, D, backend);
       colSum = colSum ? C.add(colSum, part) : part;
     }
     const dCb = blk.window(dC, D);

@@ -26,7 +26,7 @@ export interface LinearCrossEntropyOptions {
   /** Order the vocabulary by mean logit so that skippable entries share tiles (default true). */
   sortVocab?: boolean;
   /**
-   * Bytes of the backward's softmax - onehot scratch block (default 2 MiB); the dC product may use as
+   * Bytes of the backward's softmax - onehot scratch block (default 4 MiB); the dC product may use as
    * much again for partial sums. Larger blocks mean fewer, larger dispatches.
    */
   scratchBytes?: number;
@@ -57,7 +57,7 @@ export function resolveOptions(opts: LinearCrossEntropyOptions): ResolvedOptions
     zLoss: opts.zLoss ?? 0,
     filterEps: eps,
     sortVocab: opts.sortVocab ?? true,
-    scratchBytes: opts.scratchBytes ?? 2 * 2 ** 20,
+    scratchBytes: opts.scratchBytes ?? 4 * 2 ** 20,
   };
   const bad = (what: string) => { throw new Error(`linearCrossEntropy: ${what}`); };
   if (!['mean', 'sum', 'none'].includes(r.reduction)) bad(`reduction must be 'mean', 'sum' or 'none', got '${r.reduction}'`);

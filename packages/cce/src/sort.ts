@@ -26,6 +26,26 @@ export function identityPermutation(V: number, backend: C.Backend): Tensor {
   return C.runMap(iotaKernel(), C.Tensor.empty([V], 'i32', backend), {});
 }
 
+/** Rows per group in columnSums: enough groups to fill a GPU, short serial loops. */
+const SUM_GROUP_ROWS = 128;
+
+/**
+ * [D]: Σ_v x[v, d] over the V rows of x (a tensor or a window of one), in two passes: column sums of
+ * groups of rows, then of the groups (one serial loop over all rows would leave a GPU nearly idle).
+ */
+export function columnSums(x: C.BufferArg, V: number, D: number, backend: C.Backend): Tensor {
+  return C.scopeSync(() => {
+    let src = x;
+    let rows = V;
+    do {
+      const groups = Math.ceil(rows / SUM_GROUP_ROWS);
+      src = C.runMap(colSumKernel(), C.Tensor.empty([groups, D], 'f32', backend), { c: src }, { V: rows, D, R: SUM_GROUP_ROWS });
+      rows = groups;
+    } while (rows > 1);
+    return C.reshape(src as Tensor, [D]);
+  });
+}
+
 /**
  * N times the mean logit, Σ_i e_i · c_v + N b_v, for the V rows of c (a tensor or a window of one), from
  * e [N, D]: the column sums of e (no transposed copy of e), then one dot product per row. Scaling by N
@@ -34,7 +54,7 @@ export function identityPermutation(V: number, backend: C.Backend): Tensor {
 export function meanLogits(e2d: Tensor, c: C.BufferArg, bias: C.BufferArg | null, V: number): Tensor {
   return C.scopeSync(() => {
     const [N, D] = e2d.shape as [number, number];
-    const eSum = C.runMap(colSumKernel(), C.Tensor.empty([D], 'f32', e2d.backend), { c: e2d }, { V: N, D });
+    const eSum = columnSums(e2d, N, D, e2d.backend);
     const scaledBias = bias ? C.runMap(scaleKernel(), C.Tensor.empty([V], 'f32', e2d.backend), { src: bias }, { s: N }) : null;
     const out = C.Tensor.empty([V], 'f32', e2d.backend);
     return C.runMap(rowDotKernel(!!bias), out, { c, m: eSum, ...(scaledBias ? { bias: scaledBias } : {}) }, { D });

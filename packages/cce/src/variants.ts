@@ -5,7 +5,7 @@ import type { Backend, Tensor } from '@cce/core';
 import { type CceFlags, FILTER_TILE } from './kernels/common.js';
 import { gradBlockKernel, gradCKernel, gradCMapKernel, gradEKernel, gradEMapKernel, lseSplitKernel, tileMaskKernel } from './kernels/simple.js';
 import { gradCReduceKernel, tiledGradBlockKernel, tiledGradCKernel, tiledGradEKernel, tiledLseKernel } from './kernels/tiled.js';
-import { engineShape, engineThreads } from './kernels/tile-engine.js';
+import { type EngineRole, engineShape } from './kernels/tile-engine.js';
 
 /** What every logit-recomputing step binds: e [N, D], c [V, D], bias, sizes and option values. */
 export interface LogitProblem {
@@ -169,32 +169,34 @@ C.registerVariant<GradProductProblem>('cce.gradC', {
 const tiledFits = (backend: Backend, kernel: C.Kernel) => {
   const caps = backend.capabilities;
   return !caps.mapOnly && caps.features.has('workgroupMemory')
-    && caps.limits.maxInvocationsPerWorkgroup >= engineThreads() && caps.limits.maxWorkgroupStorageSize >= C.workgroupBytes(kernel);
+    && caps.limits.maxInvocationsPerWorkgroup >= kernel.workgroupSize[0] && caps.limits.maxWorkgroupStorageSize >= C.workgroupBytes(kernel);
 };
-const blocks = (n: number) => Math.ceil(n / engineShape().tile);
+/** Workgroup blocks along a side of n (the backward's engine tile; the forward's in forwardBlocks). */
+const blocks = (n: number) => Math.ceil(n / engineShape('backward').tile);
+const forwardBlocks = (n: number) => Math.ceil(n / engineShape('forward').tile);
 const gridFits = (backend: Backend, ...dims: number[]) => dims.every((d) => d <= backend.capabilities.limits.maxWorkgroupsPerDimension);
 
 // Bounds are recorded and used only where the engine's block is the bound tile.
-const boundsFit = (p: { bounds: BlockBounds | null }) => !!p.bounds && p.bounds.tile === engineShape().tile;
+const boundsFit = (p: { bounds: BlockBounds | null }, role: EngineRole) => !!p.bounds && p.bounds.tile === engineShape(role).tile;
 
 C.registerVariant<LseProblem>('cce.lse', {
   name: 'tiled',
   priority: 10,
-  supports: (backend, p) => tiledFits(backend, tiledLseKernel(p.flags, boundsFit(p))) && gridFits(backend, blocks(p.N), p.S),
+  supports: (backend, p) => tiledFits(backend, tiledLseKernel(p.flags, boundsFit(p, 'forward'))) && gridFits(backend, forwardBlocks(p.N), p.S),
   run: (backend, p) => {
-    const bounded = boundsFit(p);
+    const bounded = boundsFit(p, 'forward');
     const extra: Record<string, C.BufferArg> = bounded ? { perm: p.bounds!.perm, tgt: p.bounds!.tgt, tmax: p.bounds!.tmax } : {};
     C.dispatchKernel(backend, tiledLseKernel(p.flags, bounded), { ...logitBuffers(p), ...extra, out: p.part },
-      { ...logitUniforms(p), N: p.N, V: p.V, Vs: p.Vs }, [blocks(p.N), p.S, 1]);
+      { ...logitUniforms(p), N: p.N, V: p.V, Vs: p.Vs }, [forwardBlocks(p.N), p.S, 1]);
   },
 });
 
 C.registerVariant<GradBlockProblem>('cce.gradBlock', {
   name: 'tiled',
   priority: 10,
-  supports: (backend, p) => tiledFits(backend, tiledGradBlockKernel(p.flags, boundsFit(p))) && gridFits(backend, blocks(p.Vc), blocks(p.N)),
+  supports: (backend, p) => tiledFits(backend, tiledGradBlockKernel(p.flags, boundsFit(p, 'backward'))) && gridFits(backend, blocks(p.Vc), blocks(p.N)),
   run: (backend, p) => {
-    const bounded = boundsFit(p);
+    const bounded = boundsFit(p, 'backward');
     C.dispatchKernel(backend, tiledGradBlockKernel(p.flags, bounded), {
       ...logitBuffers(p), perm: p.perm, lse: p.lse, tgt: p.tgt, h: p.h, mask: p.mask, ...(bounded ? { tmax: p.bounds!.tmax } : {}),
     }, {

@@ -289,14 +289,19 @@ export function scaleKernel(): Kernel {
       ({ index }, u) => u.src.at(index).mul(u.s)));
 }
 
-/** out[d] = Σ_v c[v, d] over V rows (label smoothing's rank-one dE term; the column sums of e for sorting). */
+/**
+ * out[s, d] = Σ c[v, d] over rows v in [s R, min(V, (s + 1) R)): column sums of row groups (label
+ * smoothing's rank-one dE term; the column sums of e for sorting), summed again over the groups after.
+ */
 export function colSumKernel(): Kernel {
   return memoKernel('cce:col_sum', () =>
     defineMapKernel('cce_col_sum', { workgroupSize: WG, outputType: 'f32' },
-      (b) => ({ c: b.input('c', 'f32'), V: b.uniform('V', 'i32'), D: b.uniform('D', 'i32') }),
+      (b) => ({ c: b.input('c', 'f32'), V: b.uniform('V', 'i32'), D: b.uniform('D', 'i32'), R: b.uniform('R', 'i32') }),
       ({ b, index }, u) => {
+        const d = b.let('d', index.mod(u.D));
+        const lo = b.let('lo', index.div(u.D).mul(u.R));
         const acc = b.var('acc', f32(0));
-        b.for('v', 0, u.V, (v) => acc.set(acc.add(u.c.at(v.mul(u.D).add(index)))));
+        b.for('v', lo, lo.add(u.R).min(u.V), (v) => acc.set(acc.add(u.c.at(v.mul(u.D).add(d)))));
         return acc;
       }));
 }

@@ -28,17 +28,35 @@ export const ENGINE_SHAPES: Record<string, EngineShape> = {
   '64/4x4/v4': { side: 16, tile: 64, vec4: true },
   '64/8x8/v4': { side: 8, tile: 64, vec4: true },
 };
-let current: EngineShape = ENGINE_SHAPES['64/4x4']!;
+/** The forward's log-sum-exp kernel, or the backward's gradient kernels. */
+export type EngineRole = 'forward' | 'backward';
 
-/** The engine shape new CCE kernels use ('64/4x4' by default; the benchmark compares them). */
-export function setEngineShape(name: keyof typeof ENGINE_SHAPES): void {
+/**
+ * Default shapes, from H100 timings (BENCHMARKS.md): the forward product runs fastest on 8 x 8
+ * invocations with vec4 slices; the backward's masked, mostly skipped kernels on 16 x 16 invocations.
+ * Both have 64-blocks, so the forward's block bounds line up with the backward's blocks.
+ */
+const DEFAULT_SHAPES: Record<EngineRole, string> = { forward: '64/8x8/v4', backward: '64/4x4' };
+const current: Record<EngineRole, EngineShape> = {
+  forward: ENGINE_SHAPES[DEFAULT_SHAPES.forward]!,
+  backward: ENGINE_SHAPES[DEFAULT_SHAPES.backward]!,
+};
+
+/** The engine shape new CCE kernels use, for one role or both (the benchmark and tests compare them). */
+export function setEngineShape(name: string, role?: EngineRole): void {
   const shape = ENGINE_SHAPES[name];
   if (!shape) throw new Error(`unknown engine shape '${name}' (have ${Object.keys(ENGINE_SHAPES).join(', ')})`);
-  current = shape;
+  for (const r of role ? [role] : (['forward', 'backward'] as const)) current[r] = shape;
 }
-export const engineShape = (): EngineShape => current;
-export const engineThreads = (s: EngineShape = current) => s.side * s.side;
-export const shapeKey = (s: EngineShape = current) => `${s.tile}/${s.side}${s.vec4 ? '/v4' : ''}`;
+
+/** Back to the default shapes. */
+export function resetEngineShapes(): void {
+  for (const r of ['forward', 'backward'] as const) current[r] = ENGINE_SHAPES[DEFAULT_SHAPES[r]]!;
+}
+
+export const engineShape = (role: EngineRole): EngineShape => current[role];
+export const engineThreads = (s: EngineShape) => s.side * s.side;
+export const shapeKey = (s: EngineShape) => `${s.tile}/${s.side}${s.vec4 ? '/v4' : ''}`;
 
 export interface TileOperand {
   /** True when consecutive k are contiguous in memory (load slices k-fastest for coalescing). */

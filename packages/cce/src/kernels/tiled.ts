@@ -21,7 +21,7 @@ export const BOUND_KEEP = 3.0e38;
  * states of each row through workgroup memory. Bounded: entries are read through perm (Vs a multiple of
  * TILE, so blocks line up with the backward's), and each block's bound goes to tmax[token block, block].
  */
-export function tiledLseKernel(f: CceFlags, bounded: boolean, shape: EngineShape = engineShape()): Kernel {
+export function tiledLseKernel(f: CceFlags, bounded: boolean, shape: EngineShape = engineShape('forward')): Kernel {
   const side = shape.side;
   const TILE = shape.tile;
   const threads = engineThreads(shape);
@@ -115,7 +115,7 @@ export function tiledLseKernel(f: CceFlags, bounded: boolean, shape: EngineShape
  * block's 32 x 32 tiles. Workgroup (x, y) = (chunk column block, token block). Bounded (v0 a multiple of
  * TILE): a block whose forward bound shows every term below eps skips its product and writes zeros.
  */
-export function tiledGradBlockKernel(f: CceFlags, bounded: boolean, shape: EngineShape = engineShape()): Kernel {
+export function tiledGradBlockKernel(f: CceFlags, bounded: boolean, shape: EngineShape = engineShape('backward')): Kernel {
   const threads = engineThreads(shape);
   const TILE = shape.tile;
   const sub = TILE / FILTER_TILE; // filter tiles per block side
@@ -214,7 +214,7 @@ function maskAny(b: Parameters<typeof createTileEngine>[0], mask: { at(i: Ex): E
 }
 
 /** dE[i, d] (+)= g_i Σ_j h[i, j] c[perm[v0 + j], d]. Workgroup (x, y) = (D block, token block). */
-export function tiledGradEKernel(accumulate: boolean, shape: EngineShape = engineShape()): Kernel {
+export function tiledGradEKernel(accumulate: boolean, shape: EngineShape = engineShape('backward')): Kernel {
   const TILE = shape.tile;
   return memoKernel(`cce:tiled_grad_e:${accumulate}:${shapeKey(shape)}`, () => defineKernel(`cce_tiled_grad_e${accumulate ? '_acc' : ''}`, { workgroupSize: engineThreads(shape) }, (b) => {
     const h = b.input('h', 'f32');
@@ -258,7 +258,7 @@ export function tiledGradEKernel(accumulate: boolean, shape: EngineShape = engin
  * row block, token split z of `Ns` tokens). With one split it writes dC[perm[v0 + j], d] (+ smooth[d])
  * directly; with several it writes partial[z, j, d] for gradCReduceKernel.
  */
-export function tiledGradCKernel(smoothing: boolean, split: boolean, shape: EngineShape = engineShape()): Kernel {
+export function tiledGradCKernel(smoothing: boolean, split: boolean, shape: EngineShape = engineShape('backward')): Kernel {
   const TILE = shape.tile;
   return memoKernel(`cce:tiled_grad_c:${smoothing}:${split}:${shapeKey(shape)}`, () => defineKernel(`cce_tiled_grad_c${split ? '_split' : ''}`, { workgroupSize: engineThreads(shape) }, (b) => {
     const h = b.input('h', 'f32');
