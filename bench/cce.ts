@@ -39,6 +39,8 @@ export interface Row {
   note?: string;
   forwardMs?: number;
   forwardBackwardMs?: number;
+  /** Of forwardBackwardMs, the time the host took to issue the work (before waiting for the GPU). */
+  forwardBackwardHostMs?: number;
   /** Peak bytes beyond inputs and gradient outputs during forward+backward. */
   peakExtraBytes?: number;
   skippedTiles?: number;
@@ -49,17 +51,20 @@ export interface Row {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function timeIt(backend: Backend, fn: () => void): Promise<number> {
+/** Wall time of fn and its GPU work, and the part spent issuing it on the host. */
+async function timeIt(backend: Backend, fn: () => void): Promise<{ wall: number; host: number }> {
   await backend.flush();
   const t0 = performance.now();
+  let host = 0;
   await C.scope(async () => {
     fn();
+    host = performance.now() - t0;
     await backend.flush();
   });
-  return performance.now() - t0;
+  return { wall: performance.now() - t0, host };
 }
 
-async function measure(backend: Backend, method: Method, x: { e: Tensor; c: Tensor; t: Tensor }): Promise<{ fwd: number; fb: number; peak: number; skipped?: number; grads: Float32Array[] }> {
+async function measure(backend: Backend, method: Method, x: { e: Tensor; c: Tensor; t: Tensor }): Promise<{ fwd: number; fb: number; fbHost: number; peak: number; skipped?: number; grads: Float32Array[] }> {
   const stats = new FilterStats();
   let collect = false; // counting skipped tiles costs dispatches: only in the untimed last pass
   const loss = (): Tensor => method === 'naive'
@@ -68,12 +73,13 @@ async function measure(backend: Backend, method: Method, x: { e: Tensor; c: Tens
   const clearGrads = () => { for (const p of [x.e, x.c]) { p.grad?.dispose(); p.grad = null; } };
   const fwd: number[] = [];
   const fb: number[] = [];
+  const fbHost: number[] = [];
   for (let r = 0; r <= reps; r++) { // r = 0 warms up (pipeline compilation)
     const tf = await timeIt(backend, () => C.noGrad(loss));
     const before = backend.memory().bytesInUse;
     backend.resetPeak();
     const tb = await timeIt(backend, () => C.backward(loss()));
-    if (r > 0) { fwd.push(tf); fb.push(tb); }
+    if (r > 0) { fwd.push(tf.wall); fb.push(tb.wall); fbHost.push(tb.host); }
     if (r === reps) {
       // Extra = peak beyond what existed before and the gradient buffers as allocated.
       const peak = backend.memory().peakBytes - before - x.e.grad!.buffer.bytes - x.c.grad!.buffer.bytes;
@@ -85,7 +91,7 @@ async function measure(backend: Backend, method: Method, x: { e: Tensor; c: Tens
       clearGrads();
       const skipped = method === 'naive' ? undefined : await stats.skippedFraction();
       stats.dispose();
-      return { fwd: median(fwd), fb: median(fb), peak, skipped, grads };
+      return { fwd: median(fwd), fb: median(fb), fbHost: median(fbHost), peak, skipped, grads };
     }
     clearGrads();
   }
@@ -141,12 +147,12 @@ async function benchShape(backend: Backend, N: number, D: number, V: number, kin
     try {
       const m = await measure(backend, method, x);
       if (has('profile')) await profilePass(backend, method, x);
-      Object.assign(row, { forwardMs: m.fwd, forwardBackwardMs: m.fb, peakExtraBytes: m.peak, skippedTiles: m.skipped });
+      Object.assign(row, { forwardMs: m.fwd, forwardBackwardMs: m.fb, forwardBackwardHostMs: m.fbHost, peakExtraBytes: m.peak, skippedTiles: m.skipped });
       if (method === 'naive') naiveFb = m.fb;
       if (method === 'cce') unfiltered = m.grads;
       else if (unfiltered && method !== 'naive') row.gradDeviation = deviation(m.grads, unfiltered);
       if (naiveFb !== undefined) row.ratioToNaive = m.fb / naiveFb;
-      log(`  ${method.padEnd(10)} fwd ${m.fwd.toFixed(2)} ms  fwd+bwd ${m.fb.toFixed(2)} ms  peak extra ${(m.peak / MiB).toFixed(2)} MiB` +
+      log(`  ${method.padEnd(10)} fwd ${m.fwd.toFixed(2)} ms  fwd+bwd ${m.fb.toFixed(2)} ms (host ${m.fbHost.toFixed(1)})  peak extra ${(m.peak / MiB).toFixed(2)} MiB` +
         (m.skipped !== undefined ? `  skipped ${(m.skipped * 100).toFixed(1)}%` : '') + (row.gradDeviation !== undefined ? `  deviation ${row.gradDeviation.toExponential(2)}` : ''));
     } catch (err) {
       row.runnable = false;

@@ -191,7 +191,9 @@ export function tiledGradBlockKernel(f: CceFlags, bounded: boolean, shape: Engin
       const tv = b.let('tv', col0.div(FILTER_TILE).add(eng.tid.mod(sub)));
       b.if(tb.lt(N.add(FILTER_TILE - 1).div(FILTER_TILE)).and(tv.lt(tilesV)), () => {
         const any = b.var('any', i32(0));
-        b.for('p', 0, threads, (p) => any.set(any.bitOr(flags.at(eng.tid.mul(threads).add(p)))));
+        const gather = () => b.for('p', 0, threads, (p) => any.set(any.bitOr(flags.at(eng.tid.mul(threads).add(p)))));
+        if (keep) b.if(keep.ne(0), gather); // a skipped block has no hits
+        else gather();
         mask.store(tb.mul(tilesV).add(tv), any);
       });
     });
@@ -211,6 +213,16 @@ function maskAny(b: Parameters<typeof createTileEngine>[0], mask: { at(i: Ex): E
     any = any.bitOr(alongRows ? at(side, k) : at(k, side));
   }
   return any.ne(0);
+}
+
+/**
+ * Whether any filter tile is on between the block's side tiles [b0, b0 + count) and the other side's
+ * tiles [kLo, kHi): a uniform test that lets a workgroup skip its whole product (mostly skipped chunks).
+ */
+function anyMaskOn(b: Parameters<typeof createTileEngine>[0], mask: { at(i: Ex): Ex }, b0: Ex, kLo: Ex, kHi: Ex, count: number, tilesB: Ex, tilesV: Ex, alongRows: boolean): Ex {
+  const on = b.var('any_on', i32(0));
+  b.for('kt', kLo, kHi, (k) => b.if(maskAny(b, mask, b0, k, count, tilesB, tilesV, alongRows), () => on.set(i32(1))));
+  return on.ne(0);
 }
 
 /** dE[i, d] (+)= g_i Σ_j h[i, j] c[perm[v0 + j], d]. Workgroup (x, y) = (D block, token block). */
@@ -235,21 +247,27 @@ export function tiledGradEKernel(accumulate: boolean, shape: EngineShape = engin
       { kContiguous: true, fetch: (i, j) => guard(i.lt(N).and(j.lt(Vc)), () => h.at(i.mul(Vc).add(j))) },
       { kContiguous: false, fetch: (d, j) => guard(d.lt(D).and(j.lt(Vc)), () => c.at(perm.at(v0.add(j)).mul(D).add(d))) }, shape);
     const tb0 = b.let('tb0', row0.div(FILTER_TILE));
-    eng.product(row0, col0, Vc, (k0) => maskAny(b, mask, tb0, k0.div(FILTER_TILE), TILE / FILTER_TILE, tilesB, tilesV, true));
-    eng.localRows.forEach((lr, r) => {
-      const i = b.let(`i${r}`, row0.add(lr));
-      b.if(i.lt(N), () => {
-        const gi = b.let('gi', g.at(i));
-        eng.localCols.forEach((lc, j) => {
-          const d = b.let('d', col0.add(lc));
-          b.if(d.lt(D), () => {
-            const idx = b.let('o', i.mul(D).add(d));
-            const delta = eng.acc[r]![j]!.mul(gi);
-            out.store(idx, accumulate ? out.at(idx).add(delta) : delta);
+    const anyOn = b.let('block_on', anyMaskOn(b, mask, tb0, i32(0), tilesV, TILE / FILTER_TILE, tilesB, tilesV, true));
+    b.if(anyOn, () => eng.product(row0, col0, Vc, (k0) => maskAny(b, mask, tb0, k0.div(FILTER_TILE), TILE / FILTER_TILE, tilesB, tilesV, true)));
+    // An accumulating pass adds nothing where every tile is off.
+    const epilogue = () => {
+      eng.localRows.forEach((lr, r) => {
+        const i = b.let(`i${r}`, row0.add(lr));
+        b.if(i.lt(N), () => {
+          const gi = b.let('gi', g.at(i));
+          eng.localCols.forEach((lc, j) => {
+            const d = b.let('d', col0.add(lc));
+            b.if(d.lt(D), () => {
+              const idx = b.let('o', i.mul(D).add(d));
+              const delta = eng.acc[r]![j]!.mul(gi);
+              out.store(idx, accumulate ? out.at(idx).add(delta) : delta);
+            });
           });
         });
       });
-    });
+    };
+    if (accumulate) b.if(anyOn, epilogue);
+    else epilogue();
   }));
 }
 
@@ -283,7 +301,9 @@ export function tiledGradCKernel(smoothing: boolean, split: boolean, shape: Engi
       { kContiguous: false, fetch: (d, i) => guard(d.lt(D).and(i.lt(N)), () => e.at(i.mul(D).add(d))) }, shape);
     const tv0 = b.let('tv0', row0.div(FILTER_TILE));
     const kBegin = b.let('k_begin', z.mul(Ns));
-    eng.product(row0, col0, kBegin.add(Ns).min(N), (k0) => maskAny(b, mask, tv0, k0.div(FILTER_TILE), TILE / FILTER_TILE, tilesB, tilesV, false), kBegin);
+    const kEnd = b.let('k_end', kBegin.add(Ns).min(N));
+    const anyOn = b.let('block_on', anyMaskOn(b, mask, tv0, kBegin.div(FILTER_TILE), kEnd.add(FILTER_TILE - 1).div(FILTER_TILE), TILE / FILTER_TILE, tilesB, tilesV, false));
+    b.if(anyOn, () => eng.product(row0, col0, kEnd, (k0) => maskAny(b, mask, tv0, k0.div(FILTER_TILE), TILE / FILTER_TILE, tilesB, tilesV, false), kBegin));
     eng.localRows.forEach((lr, r) => {
       const j = b.let(`j${r}`, row0.add(lr));
       b.if(j.lt(Vc), () => {
