@@ -7,7 +7,7 @@
 // full shapes on webgpu. --json: only JSON on stdout (progress on stderr).
 import * as C from '@cce/core';
 import type { Backend, Tensor } from '@cce/core';
-import { type CceData, FilterStats, linearCrossEntropy, naiveLinearCrossEntropy, peakyCceData, randomCceData, resolveOptions, setEngineShape } from '@cce/cce';
+import { type CceData, FilterStats, linearCrossEntropy, naiveLinearCrossEntropy, peakyCceData, randomCceData, setEngineShape } from '@cce/cce';
 import { loadBackends } from '../examples/backends.js';
 
 const args = process.argv.slice(2);
@@ -198,5 +198,5 @@ for (const name of names) {
   }
   backend.destroy();
 }
-if (json) console.log(JSON.stringify({ date: new Date().toISOString(), reps, scratchMiB: (scratchBytes ?? resolveOptions({}).scratchBytes) / 2 ** 20, engine: flag('engine') ?? 'default', forwardEngine: flag('forward-engine') ?? flag('engine') ?? 'default', rows }, null, 2));
+if (json) console.log(JSON.stringify({ date: new Date().toISOString(), reps, scratchMiB: scratchBytes ? scratchBytes / 2 ** 20 : 'default', engine: flag('engine') ?? 'default', forwardEngine: flag('forward-engine') ?? flag('engine') ?? 'default', rows }, null, 2));
 else console.log('\n' + table(rows));

@@ -13,7 +13,7 @@ import {
 import { type LinearCrossEntropyOptions, type ResolvedOptions, checkShapes, checkTargetValues, resolveOptions } from './options.js';
 import { columnSums, identityPermutation, meanLogits, sortedPermutation } from './sort.js';
 import {
-  type BlockBounds, type GradBlockProblem, type GradProductProblem, type LogitProblem, type LseProblem,
+  type BlockBounds, type GradBlockProblem, Workspace, type GradProductProblem, type LogitProblem, type LseProblem,
   dispatchFlat, logitBuffers, logitUniforms, tilesOf,
 } from './variants.js';
 
@@ -218,6 +218,7 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
   const Vc = chunkWidth(N, V, o.scratchBytes, backend.capabilities.limits.maxStorageBufferBindingSize, Math.max(FILTER_TILE, boundTile));
   const h = C.Tensor.empty([N * Vc], 'f32', backend);
   const mask = C.Tensor.empty([tilesOf(N) * tilesOf(Vc)], 'i32', backend);
+  const workspace = new Workspace(backend);
   let first = true;
   for (const blk of vocabBlocks(c, bias ?? null, V, D)) {
     const lp: LogitProblem = { flags, e, c: blk.c, bias: blk.bias, N, D, V: blk.Vb, Vtotal: V, softcap: o.softcap };
@@ -243,7 +244,7 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
         stats.add(used, used.size);
         used.dispose();
       }
-      const common = { h, mask, g, perm, N, D, v0, Vc: w, scratchBytes: o.scratchBytes };
+      const common = { h, mask, g, perm, N, D, v0, Vc: w, scratchBytes: o.scratchBytes, workspace };
       if (ctx.needsGrad[0]) C.runVariant<GradProductProblem>('cce.gradE', backend, { ...common, operand: blk.c, out: dE, accumulate: !first, smooth: null });
       if (ctx.needsGrad[1]) C.runVariant<GradProductProblem>('cce.gradC', backend, { ...common, operand: e, out: dCb, accumulate: false, smooth: smoothC });
       if (dBiasB && ctx.needsGrad[3]) {
@@ -253,6 +254,7 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
       first = false;
     }
   }
+  workspace.dispose();
   let gradE: Tensor = C.reshape(dE, e.shape);
   if (colSum) gradE = C.add(gradE, C.mul(C.reshape(g, [...e.shape.slice(0, -1), 1]), C.mulScalar(colSum, -eps)));
   const gradBias = dBias && rankOne ? C.add(dBias, C.mulScalar(C.sum(g), -eps)) : dBias;
@@ -275,8 +277,8 @@ export interface LinearCrossEntropyResult {
 export function linearCrossEntropy(e: Tensor, c: Tensor, targets: Tensor, opts: LinearCrossEntropyOptions & { returnLse: true; filterStats?: FilterStats }): LinearCrossEntropyResult;
 export function linearCrossEntropy(e: Tensor, c: Tensor, targets: Tensor, opts?: LinearCrossEntropyOptions & { returnLse?: false; filterStats?: FilterStats }): Tensor;
 export function linearCrossEntropy(e: Tensor, c: Tensor, targets: Tensor, opts: LinearCrossEntropyOptions & { returnLse?: boolean; filterStats?: FilterStats } = {}): Tensor | LinearCrossEntropyResult {
-  const o = resolveOptions(opts);
   const { N, D, V } = checkShapes(e, c, targets, opts.bias);
+  const o = resolveOptions(opts, { N, V });
   if (targets.hostValues) checkTargetValues(targets.hostValues, V, o.ignoreIndex, targets.shape[targets.rank - 1]!, o.shift);
   const flags: CceFlags = { bias: !!opts.bias, softcap: o.softcap > 0, smoothing: o.labelSmoothing > 0, zLoss: o.zLoss > 0 };
   const inputs = [e, c, targets, ...(opts.bias ? [opts.bias] : [])];

@@ -26,8 +26,9 @@ export interface LinearCrossEntropyOptions {
   /** Order the vocabulary by mean logit so that skippable entries share tiles (default true). */
   sortVocab?: boolean;
   /**
-   * Bytes of the backward's softmax - onehot scratch block (default 4 MiB); the dC product may use as
-   * much again for partial sums. Larger blocks mean fewer, larger dispatches.
+   * Bytes of the backward's softmax - onehot scratch block; the dC product may use a quarter as much
+   * again for partial sums. Larger blocks mean fewer chunks, so fewer dispatches. Default: 1/128 of the
+   * bytes of the logits it stands in for (N V 4), at most 8 MiB (see defaultScratchBytes).
    */
   scratchBytes?: number;
 }
@@ -46,7 +47,17 @@ export interface ResolvedOptions {
 
 export const AUTO_FILTER_EPS = 2 ** -24;
 
-export function resolveOptions(opts: LinearCrossEntropyOptions): ResolvedOptions {
+/**
+ * The default scratch block for N tokens and V entries: 1/128 of the logits' bytes, at most 8 MiB. Each
+ * chunk of the backward costs a few dispatches whatever its size, so the block should be large; the
+ * cap keeps the op's extra memory a few MiB at any shape (Gemma 2 2B's logits would give 62 MiB).
+ */
+export function defaultScratchBytes(N: number, V: number): number {
+  return Math.min(8 * 2 ** 20, Math.max(4, Math.floor((N * V * 4) / 128)));
+}
+
+/** Options with their defaults; `shape` (tokens and vocabulary) sizes the default scratch block. */
+export function resolveOptions(opts: LinearCrossEntropyOptions, shape: { N: number; V: number } = { N: 1, V: 1 }): ResolvedOptions {
   const eps = opts.filterEps === undefined || opts.filterEps === 'auto' ? AUTO_FILTER_EPS : opts.filterEps === null ? 0 : opts.filterEps;
   const r: ResolvedOptions = {
     ignoreIndex: opts.ignoreIndex ?? -100,
@@ -57,7 +68,7 @@ export function resolveOptions(opts: LinearCrossEntropyOptions): ResolvedOptions
     zLoss: opts.zLoss ?? 0,
     filterEps: eps,
     sortVocab: opts.sortVocab ?? true,
-    scratchBytes: opts.scratchBytes ?? 4 * 2 ** 20,
+    scratchBytes: opts.scratchBytes ?? defaultScratchBytes(shape.N, shape.V),
   };
   const bad = (what: string) => { throw new Error(`linearCrossEntropy: ${what}`); };
   if (!['mean', 'sum', 'none'].includes(r.reduction)) bad(`reduction must be 'mean', 'sum' or 'none', got '${r.reduction}'`);

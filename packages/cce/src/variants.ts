@@ -68,6 +68,29 @@ export interface GradBlockProblem extends LogitProblem {
   bounds: BlockBounds | null;
 }
 
+/**
+ * A buffer a variant reuses across the chunks of one backward (allocated at first use, freed by the
+ * backward): a fresh buffer per chunk would wait for its batch's submission before it could be reused.
+ */
+export class Workspace {
+  private tensor: Tensor | null = null;
+  constructor(private readonly backend: Backend) {}
+
+  /** At least n f32 elements. */
+  get(n: number): Tensor {
+    if (!this.tensor || this.tensor.size < n) {
+      this.tensor?.dispose();
+      this.tensor = C.Tensor.empty([n], 'f32', this.backend);
+    }
+    return this.tensor;
+  }
+
+  dispose(): void {
+    this.tensor?.dispose();
+    this.tensor = null;
+  }
+}
+
 /** dE (+)= g ⊙ (h C_chunk), and dC[chunk rows] = (g ⊙ h)ᵀ E (+ smooth). */
 export interface GradProductProblem {
   h: Tensor;
@@ -84,8 +107,9 @@ export interface GradProductProblem {
   out: C.BufferArg;
   accumulate: boolean;
   smooth: Tensor | null;
-  /** Bytes a variant may use for partial results (the op's scratch budget). */
+  /** Bytes a variant may use for partial results (the op's scratch budget), in `workspace`. */
   scratchBytes: number;
+  workspace: Workspace;
 }
 
 export const tilesOf = (n: number) => Math.ceil(n / FILTER_TILE);
@@ -223,9 +247,9 @@ C.registerVariant<GradProductProblem>('cce.gradC', {
   supports: (backend, p) => tiledFits(backend, tiledGradCKernel(!!p.smooth, true)) && gridFits(backend, blocks(p.D), blocks(p.Vc)),
   run: (backend, p) => {
     // Few vocabulary rows per chunk leave the GPU idle over a long token loop: split the tokens and sum
-    // the partial products after, within a partial buffer no larger than the scratch block.
+    // the partial products after, within a partial buffer of at most a quarter of the scratch block.
     const blocksOut = blocks(p.D) * blocks(p.Vc);
-    const bySize = Math.floor(p.scratchBytes / (4 * p.Vc * p.D));
+    const bySize = Math.floor(p.scratchBytes / 4 / (4 * p.Vc * p.D));
     const splits = Math.max(1, Math.min(16, Math.ceil(512 / blocksOut), bySize, Math.ceil(p.N / 64), backend.capabilities.limits.maxWorkgroupsPerDimension));
     const Ns = Math.ceil(Math.ceil(p.N / splits) / FILTER_TILE) * FILTER_TILE;
     const z = Math.ceil(p.N / Ns);
@@ -236,10 +260,9 @@ C.registerVariant<GradProductProblem>('cce.gradC', {
       C.dispatchKernel(backend, tiledGradCKernel(!!p.smooth, false), { ...common, ...smooth, out: p.out }, uniforms, [blocks(p.D), blocks(p.Vc), 1]);
       return;
     }
-    const partial = C.Tensor.empty([z * p.Vc * p.D], 'f32', backend);
+    const partial = p.workspace.get(z * p.Vc * p.D);
     C.dispatchKernel(backend, tiledGradCKernel(!!p.smooth, true), { ...common, out: partial }, uniforms, [blocks(p.D), blocks(p.Vc), z]);
     dispatchFlat(backend, gradCReduceKernel(!!p.smooth), p.Vc * p.D, { partial, perm: p.perm, ...smooth, out: p.out }, { D: p.D, v0: p.v0, splits: z });
-    partial.dispose();
   },
 });
 
