@@ -51,6 +51,13 @@ export interface Row {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** The loss of one method (the naive path, or CCE with the method's filter). */
+function lossOf(method: Method, x: { e: Tensor; c: Tensor; t: Tensor }, filterStats?: FilterStats): Tensor {
+  return method === 'naive'
+    ? naiveLinearCrossEntropy(x.e, x.c, x.t)
+    : linearCrossEntropy(x.e, x.c, x.t, { filterEps: filterOf[method], scratchBytes, filterStats });
+}
+
 /** Wall time of fn and its GPU work, and the part spent issuing it on the host. */
 async function timeIt(backend: Backend, fn: () => void): Promise<{ wall: number; host: number }> {
   await backend.flush();
@@ -65,11 +72,7 @@ async function timeIt(backend: Backend, fn: () => void): Promise<{ wall: number;
 }
 
 async function measure(backend: Backend, method: Method, x: { e: Tensor; c: Tensor; t: Tensor }): Promise<{ fwd: number; fb: number; fbHost: number; peak: number; skipped?: number; grads: Float32Array[] }> {
-  const stats = new FilterStats();
-  let collect = false; // counting skipped tiles costs dispatches: only in the untimed last pass
-  const loss = (): Tensor => method === 'naive'
-    ? naiveLinearCrossEntropy(x.e, x.c, x.t)
-    : linearCrossEntropy(x.e, x.c, x.t, { filterEps: filterOf[method], scratchBytes, filterStats: collect ? stats : undefined });
+  const loss = () => lossOf(method, x);
   const clearGrads = () => { for (const p of [x.e, x.c]) { p.grad?.dispose(); p.grad = null; } };
   const fwd: number[] = [];
   const fb: number[] = [];
@@ -84,9 +87,9 @@ async function measure(backend: Backend, method: Method, x: { e: Tensor; c: Tens
       // Extra = peak beyond what existed before and the gradient buffers as allocated.
       const peak = backend.memory().peakBytes - before - x.e.grad!.buffer.bytes - x.c.grad!.buffer.bytes;
       clearGrads();
-      collect = true;
-      await C.scope(() => C.backward(loss()));
-      collect = false;
+      // Counting skipped tiles costs dispatches: only in this untimed last pass.
+      const stats = new FilterStats();
+      await C.scope(() => C.backward(lossOf(method, x, stats)));
       const grads = [Float32Array.from(await x.e.grad!.read()), Float32Array.from(await x.c.grad!.read())];
       clearGrads();
       const skipped = method === 'naive' ? undefined : await stats.skippedFraction();
@@ -104,8 +107,7 @@ async function profilePass(backend: Backend, method: Method, x: { e: Tensor; c: 
   if (!prof.startProfiling || !prof.stopProfiling) { log(`  (${backend.name} has no profiler)`); return; }
   prof.startProfiling();
   await C.scope(async () => {
-    const loss = method === 'naive' ? naiveLinearCrossEntropy(x.e, x.c, x.t) : linearCrossEntropy(x.e, x.c, x.t, { filterEps: filterOf[method], scratchBytes });
-    C.backward(loss);
+    C.backward(lossOf(method, x));
     await backend.flush();
   });
   log((await prof.stopProfiling()).table());

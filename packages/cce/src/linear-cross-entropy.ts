@@ -13,7 +13,7 @@ import {
 import { type LinearCrossEntropyOptions, type ResolvedOptions, checkShapes, checkTargetValues, resolveOptions } from './options.js';
 import { columnSums, identityPermutation, meanLogits, sortedPermutation } from './sort.js';
 import {
-  type BlockBounds, type GradBlockProblem, Workspace, type GradProductProblem, type LogitProblem, type LseProblem,
+  type BlockBounds, type BoundsToRecord, type GradBlockProblem, Workspace, type GradProductProblem, type LogitProblem, type LseProblem,
   dispatchFlat, logitBuffers, logitUniforms, tilesOf,
 } from './variants.js';
 
@@ -154,7 +154,7 @@ function forward(inputs: Tensor[], a: Attrs): { output: Tensor; saved: Tensor[] 
   for (const blk of vocabBlocks(c, bias ?? null, V, D)) {
     const lp: LogitProblem = { flags, e, c: blk.c, bias: blk.bias, N, D, V: blk.Vb, Vtotal: V, softcap: o.softcap };
     const local = localTargets(tgt, blk.vb, blk.Vb, o.ignoreIndex);
-    let bounds: BlockBounds | null = null;
+    let bounds: BoundsToRecord | null = null;
     if (a.prepareBackward) {
       const perm = blockOrder(o, C.reshape(e, [N, D]), blk);
       blockSaved.push(perm);
@@ -226,7 +226,7 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
     // The forward saved this block's order (sorting never crosses a binding; map-only backends, gpu.js,
     // write gradients by row position and keep the vocabulary's own order) and its block bounds.
     const perm = blockSaved.shift()!;
-    const bounds: BlockBounds | null = boundTile ? { tmax: blockSaved.shift()!, tile: boundTile, perm, tgt: local } : null;
+    const bounds: BlockBounds | null = boundTile ? { tmax: blockSaved.shift()!, tile: boundTile } : null;
     if (rankOne) {
       const part = columnSums(blk.c, blk.Vb, D, backend);
       colSum = colSum ? C.add(colSum, part) : part;

@@ -27,14 +27,17 @@ export const logitBuffers = (p: LogitProblem) => ({ e: p.e, c: p.c, ...(p.bias ?
 export const logitUniforms = (p: LogitProblem) => ({ D: p.D, ...(p.flags.softcap ? { softcap: p.softcap } : {}) });
 
 /**
- * Block bounds a forward may record for the backward (see kernels/tiled.ts): tmax [ceil(N / tile),
- * ceil(V / tile)], prefilled with BOUND_KEEP, so that a variant that records none leaves every block kept.
+ * Block bounds (see kernels/tiled.ts): tmax [ceil(N / tile), ceil(V / tile)], prefilled with BOUND_KEEP,
+ * so that a forward variant that records none leaves every block kept.
  */
 export interface BlockBounds {
   tmax: Tensor;
   /** Token rows and sorted entries per block: the engine tile. */
   tile: number;
-  /** The order the backward walks the block's entries in. */
+}
+
+/** What a forward needs to record bounds: the order the backward walks the block in, and its targets. */
+export interface BoundsToRecord extends BlockBounds {
   perm: Tensor;
   /** Block-local targets. */
   tgt: Tensor;
@@ -45,7 +48,7 @@ export interface LseProblem extends LogitProblem {
   part: Tensor;
   S: number;
   Vs: number;
-  bounds: BlockBounds | null;
+  bounds: BoundsToRecord | null;
 }
 
 /**

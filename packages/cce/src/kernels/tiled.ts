@@ -48,11 +48,9 @@ export function tiledLseKernel(f: CceFlags, bounded: boolean, shape: EngineShape
     const rowOk = bounded ? eng.localRows.map((lr, r) => b.let(`row_ok${r}`, row0.add(lr).lt(N))) : [];
     const targets = tgt ? eng.localRows.map((lr, r) => b.let(`t${r}`, rowOk[r]!.select(tgt.at(row0.add(lr).min(N.sub(1))), i32(-3)))) : [];
     const bmax = bounded ? b.var('bmax', f32(-3.0e38)) : null;
-    // The row-combining arrays of the end serve the block reductions in the loop (side * tile >= threads).
+    // The row-combining arrays of the end also serve the block reductions in the loop (side * tile >= threads).
     const ms = b.workgroupArray('row_max', 'f32', TILE * side);
     const ss = b.workgroupArray('row_sum', 'f32', TILE * side);
-    const red = bounded ? ms : null;
-    const red2 = bounded ? ss : null;
     b.for('vt', lo, hi, (col0) => {
       eng.zero();
       eng.product(row0, col0, D);
@@ -72,19 +70,20 @@ export function tiledLseKernel(f: CceFlags, bounded: boolean, shape: EngineShape
           });
         });
       });
-      if (bmax && red && red2 && tmax) {
-        // Block maximum over the workgroup: side partial maxima of side values each, then one.
-        red.store(eng.tid, bmax);
+      if (bmax && tmax) {
+        // Block maximum over the workgroup: side partial maxima of side values each (in row_max), then
+        // one (from row_sum).
+        ms.store(eng.tid, bmax);
         b.barrier();
         b.if(eng.tid.lt(side), () => {
-          const m = b.var('bm', red.at(eng.tid.mul(side)));
-          b.for('q', 1, side, (q) => m.set(m.max(red.at(eng.tid.mul(side).add(q)))));
-          red2.store(eng.tid, m);
+          const m = b.var('bm', ms.at(eng.tid.mul(side)));
+          b.for('q', 1, side, (q) => m.set(m.max(ms.at(eng.tid.mul(side).add(q)))));
+          ss.store(eng.tid, m);
         });
         b.barrier();
         b.if(eng.tid.eq(0), () => {
-          const m = b.var('bm', red2.at(0));
-          b.for('q', 1, side, (q) => m.set(m.max(red2.at(q))));
+          const m = b.var('bm', ss.at(0));
+          b.for('q', 1, side, (q) => m.set(m.max(ss.at(q))));
           const cols = b.let('bound_cols', V.add(TILE - 1).div(TILE));
           tmax.store(b.workgroupId(0).mul(cols).add(col0.div(TILE)), m);
         });
