@@ -77,9 +77,7 @@ function randomTensor(be: WebGpuBackend, shape: number[], seed: number): Tensor 
 const copyKernel: Kernel = C.defineKernel('bench_copy_vec4', { workgroupSize: 256 }, (b) => {
   const src = b.input('src', 'vec4<f32>');
   const out = b.output('out', 'vec4<f32>');
-  const n = b.uniform('n', 'i32');
-  const i = b.let('i', b.linearId());
-  b.if(i.lt(n), () => out.store(i, src.at(i)));
+  b.indexBelow(b.uniform('n', 'i32'), (i) => out.store(i, src.at(i)));
 });
 
 const tiny: Kernel = C.defineKernel('bench_tiny', { workgroupSize: 64 }, (b) => {

@@ -2,6 +2,7 @@
 // native `gl` addon loads, else 'webasm' (WebAssembly, SIMD, worker threads), else 'webgpu' on a software
 // adapter, else 'cpu' (gpu.js's JavaScript). Any available mode can be forced ('gpujs:webgpu' runs on
 // lavapipe too).
+import { isSoftwareAdapter } from '@cce/core';
 import type { AdapterInfoLike, GpuJsModule, WebGpuContextLike } from './gpujs-types.js';
 import { ensureNavigatorGpu, loadGpuJs, tryRequireBesideGpuJs } from './load.js';
 
@@ -23,7 +24,9 @@ export interface ModeProbe {
 }
 
 function describeAdapter(info: AdapterInfoLike | undefined, fallback: boolean | undefined): AdapterInfoLike & { software: boolean } {
-  const software = !!(fallback || info?.isFallbackAdapter || info?.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${info?.device} ${info?.description}`));
+  const software = isSoftwareAdapter({
+    isFallbackAdapter: fallback || info?.isFallbackAdapter, architecture: info?.architecture, text: `${info?.device ?? ''} ${info?.description ?? ''}`,
+  });
   return { ...(info ? { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description } : {}), software };
 }
 

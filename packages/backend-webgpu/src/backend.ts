@@ -86,6 +86,8 @@ export class WebGpuBackend implements Backend {
   private readonly stagingPool: BufferPool;
   private readonly pipelines = new Map<string, GpuExecutable>();
   private readonly bindGroups = new Map<string, GPUBindGroup>();
+  /** The bind-group keys each GPU buffer (by id) appears in, to drop them when the pool destroys it. */
+  private readonly groupKeys = new Map<number, string[]>();
   private readonly uniformLayout: GPUBindGroupLayout;
   private readonly uniformBuffer: GPUBuffer;
   private readonly uniformBindGroup: GPUBindGroup;
@@ -137,7 +139,7 @@ export class WebGpuBackend implements Backend {
 
     const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     this.pool = new BufferPool(device, storage, 'tensor', opts.maxPooledBytes ?? 2 ** 30, L.maxBufferSize);
-    this.pool.onDestroy = () => this.bindGroups.clear();
+    this.pool.onDestroy = (gpu) => this.dropBindGroups(gpu);
     this.stagingPool = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback', 2 ** 28, L.maxBufferSize);
 
     this.uniformAlign = Math.max(16, L.minUniformBufferOffsetAlignment);
@@ -402,7 +404,7 @@ export class WebGpuBackend implements Backend {
     this.destroyed = true;
     this.batch = null;
     this.pipelines.clear();
-    this.bindGroups.clear();
+    this.clearBindGroups();
     this.profilerState?.destroy();
     this.pool.trim();
     this.stagingPool.trim();
@@ -525,6 +527,18 @@ export class WebGpuBackend implements Backend {
     }
   }
 
+  /** Forgets the bind groups that hold a buffer the pool destroys (the others stay cached). */
+  private dropBindGroups(gpu: GPUBuffer): void {
+    const id = gpuId(gpu);
+    for (const key of this.groupKeys.get(id) ?? []) this.bindGroups.delete(key);
+    this.groupKeys.delete(id);
+  }
+
+  private clearBindGroups(): void {
+    this.bindGroups.clear();
+    this.groupKeys.clear();
+  }
+
   /** A bind group for the buffers, each whole or (a BufferRange) a window of it. */
   private bindGroup(exe: GpuExecutable, bufs: GpuBuffer[], windows: (BufferRange | null)[]): GPUBindGroup {
     let key = exe.hash;
@@ -534,7 +548,7 @@ export class WebGpuBackend implements Backend {
     }
     let group = this.bindGroups.get(key);
     if (!group) {
-      if (this.bindGroups.size > 8192) this.bindGroups.clear();
+      if (this.bindGroups.size > 8192) this.clearBindGroups();
       group = this.device.createBindGroup({
         label: `${exe.kernel.name} buffers`,
         layout: exe.layout0,
@@ -544,6 +558,11 @@ export class WebGpuBackend implements Backend {
         }),
       });
       this.bindGroups.set(key, group);
+      for (const b of bufs) {
+        const keys = this.groupKeys.get(b.id);
+        if (keys) keys.push(key);
+        else this.groupKeys.set(b.id, [key]);
+      }
     }
     return group;
   }

@@ -3,7 +3,7 @@
 // i32 overflow, shifts past the bit width, out-of-range float-to-int conversions. Folding such
 // expressions here, with the IR's run-time semantics (the CPU reference's), emits their value instead.
 import type { Expr, ScalarType, ValueType } from '@cce/core';
-import { vectorInfo } from '@cce/core';
+import { f2i, f2u, idiv, imod, udiv, umod, vectorInfo } from '@cce/core';
 
 export type Value = number | boolean | (number | boolean)[];
 
@@ -22,13 +22,6 @@ export function isConstExpr(e: Expr): boolean {
 
 const wrapTo = (t: ScalarType, x: number): number | boolean =>
   t === 'i32' ? x | 0 : t === 'u32' ? x >>> 0 : t === 'bool' ? x !== 0 : Math.fround(x);
-
-function f2i(x: number): number {
-  return Number.isNaN(x) ? 0 : Math.max(-2147483648, Math.min(2147483520, Math.trunc(x))) | 0;
-}
-function f2u(x: number): number {
-  return Number.isNaN(x) ? 0 : Math.max(0, Math.min(4294967040, Math.trunc(x))) >>> 0;
-}
 
 function scalarBinary(op: string, t: ScalarType, a: number | boolean, b: number | boolean): number | boolean {
   const x = Number(a);
@@ -59,8 +52,8 @@ function scalarBinary(op: string, t: ScalarType, a: number | boolean, b: number 
     case '+': return wrapTo(t, x + y);
     case '-': return wrapTo(t, x - y);
     case '*': return wrapTo(t, t === 'u32' ? Math.imul(x, y) >>> 0 : Math.imul(x, y));
-    case '/': return y === 0 ? x : wrapTo(t, Math.trunc(x / y));
-    case '%': return y === 0 ? 0 : wrapTo(t, x % y);
+    case '/': return t === 'u32' ? udiv(x, y) : idiv(x, y);
+    case '%': return t === 'u32' ? umod(x, y) : imod(x, y);
     case '&': return wrapTo(t, x & y);
     case '|': return wrapTo(t, x | y);
     case '^': return wrapTo(t, x ^ y);

@@ -1,6 +1,6 @@
 // @cce/backend-webgpu: the WebGPU backend (Dawn's `webgpu` package in Node, navigator.gpu in a browser).
 // Importing this module registers it as 'webgpu' (priority 20, above the CPU reference).
-import { registerBackend } from '@cce/core';
+import { isSoftwareAdapter, registerBackend } from '@cce/core';
 import { createWebGpuBackend } from './backend.js';
 
 export { WebGpuBackend, createWebGpuBackend, type WebGpuBackendOptions } from './backend.js';
@@ -9,11 +9,6 @@ export { generateWgsl } from './wgsl.js';
 export { GpuProfiler, formatProfile, type KernelTiming } from './profiler.js';
 export { BufferPool, sizeClass } from './pool.js';
 
-/** A CPU-emulated adapter (Mesa lavapipe, SwiftShader): slower than gpu.js's WebAssembly path. */
-export function isSoftwareAdapter(report: { name: string; architecture: string; isFallbackAdapter: boolean }): boolean {
-  return report.isFallbackAdapter || /software|llvmpipe|lavapipe|swiftshader/i.test(`${report.architecture} ${report.name}`);
-}
-
 registerBackend({
   name: 'webgpu',
   priority: 20,
@@ -21,7 +16,7 @@ registerBackend({
     if (variant) throw new Error(`webgpu: unknown variant '${variant}' (use 'webgpu')`);
     const backend = await createWebGpuBackend();
     // Chosen by preference rather than by name, a software adapter steps aside for gpu.js 'webasm'.
-    if (opts && !opts.explicit && isSoftwareAdapter(backend.report)) {
+    if (opts && !opts.explicit && isSoftwareAdapter({ ...backend.report, text: backend.report.name })) {
       backend.destroy();
       throw new Error(`only a software adapter answered (${backend.report.name}); name the backend 'webgpu' to use it`);
     }

@@ -1,6 +1,7 @@
 // @cce/core: tensors, tape autograd, the kernel IR, the Backend contract and the CPU reference backend.
 export * from './backend.js';
 export * from './registry.js';
+export * from './adapters.js';
 export * from './tensor.js';
 export * from './memory.js';
 export * from './random.js';
@@ -8,6 +9,7 @@ export * from './ir/types.js';
 export * from './ir/builder.js';
 export * from './ir/validate.js';
 export * from './ir/hash.js';
+export * from './ir/int-semantics.js';
 export * from './kernel-checks.js';
 export { MemoryCounter } from './memory-counter.js';
 export { CpuBackend, type CpuBackendOptions } from './cpu/backend.js';

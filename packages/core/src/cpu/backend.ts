@@ -7,6 +7,7 @@ import {
   isBufferRange,
 } from '../backend.js';
 import { kernelHash } from '../ir/hash.js';
+import { f2i, f2u, idiv, imod, udiv, umod } from '../ir/int-semantics.js';
 import type { Kernel, ScalarType } from '../ir/types.js';
 import { vectorInfo } from '../ir/types.js';
 import { validateKernel } from '../ir/validate.js';
@@ -54,13 +55,6 @@ const wrv = (a: Storage, i: number, lanes: number, v: number[], name: string) =>
   if (!(i >= 0 && base + lanes <= a.length)) throw new OutOfBoundsError(`write of '${name}'[${i}] (vec${lanes}) out of bounds (length ${a.length / lanes})`);
   for (let k = 0; k < lanes; k++) a[base + k] = v[k]!;
 };
-// WGSL integer division: truncating, and e1 / 0 == e1, e1 % 0 == 0.
-const idiv = (a: number, b: number) => (b === 0 ? a : (a / b) | 0);
-const imod = (a: number, b: number) => (b === 0 ? 0 : a % b | 0);
-const udiv = (a: number, b: number) => (b === 0 ? a : Math.floor(a / b) >>> 0);
-const umod = (a: number, b: number) => (b === 0 ? 0 : a % b >>> 0);
-const f2i = (x: number) => (Number.isNaN(x) ? 0 : Math.max(-2147483648, Math.min(2147483520, Math.trunc(x))) | 0);
-const f2u = (x: number) => (Number.isNaN(x) ? 0 : Math.max(0, Math.min(4294967040, Math.trunc(x))) >>> 0);
 const HELPERS = { rd, rdv, wr, wrv, idiv, imod, udiv, umod, f2i, f2u };
 
 type SyncRequest = 0 | [site: number, op: string, value: number | number[], lane: number, elem: ScalarType];
