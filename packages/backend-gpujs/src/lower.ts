@@ -182,11 +182,17 @@ export function lowerMapKernel(kernel: Kernel, info: KernelInfo, opts: LowerOpti
     const a = ex(e.a);
     switch (e.op) {
       case 'not': return `(!${a})`;
+      case 'isNan': return `(${a} !== ${a})`;
       case 'neg': return `(-${a})`;
       case 'abs': return `Math.abs(${a})`;
       case 'rsqrt': return f(`1 / Math.sqrt(${a})`);
       case 'floor': case 'ceil': return `Math.${e.op}(${a})`;
-      case 'exp': case 'log': case 'sqrt': case 'tanh': case 'sin': case 'cos':
+      case 'tanh':
+        // Clamped as the WGSL lowering does (exact in f32), so that an exp-based tanh cannot overflow;
+        // Math.max and Math.min keep a NaN.
+        if (t !== 'f32') return fail(`'tanh' of ${t}`);
+        return f(`Math.tanh(Math.min(Math.max(${a}, -15), 15))`);
+      case 'exp': case 'log': case 'sqrt': case 'sin': case 'cos':
         if (t !== 'f32') return fail(`'${e.op}' of ${t}`);
         return f(`Math.${e.op}(${a})`);
     }

@@ -67,6 +67,7 @@ function scalarUnary(op: string, t: ScalarType, a: number | boolean): number | b
   const x = Number(a);
   switch (op) {
     case 'not': return !a;
+    case 'isNan': return Number.isNaN(x);
     case 'neg': return wrapTo(t, -x);
     case 'abs': return wrapTo(t, Math.abs(x));
     case 'rsqrt': return Math.fround(1 / Math.sqrt(x));

@@ -5,7 +5,8 @@
 // - IR `select(cond, a, b)` is `cond ? a : b`, i.e. WGSL `select(b, a, cond)`;
 // - shift amounts are taken modulo 32 (masked explicitly, as the CPU reference does);
 // - tanh clamps its argument to [-15, 15] first, which is exact in f32 (tanh(9.1) already rounds to 1)
-//   and keeps drivers that compute tanh through exp from overflowing to NaN.
+//   and keeps drivers that compute tanh through exp from overflowing to NaN; a NaN argument is passed
+//   through (clamp alone would make it a number).
 // Bindings: group 0 holds the storage buffers in declaration order (binding i = kernel.buffers[i]),
 // group 1 binding 0 the uniforms as one struct `params` (one 4-byte field each, declaration order).
 import type { Expr, Kernel, Stmt, ValueType } from '@cce/core';
@@ -199,6 +200,13 @@ export function generateWgsl(kernel: Kernel, info: KernelInfo = validateKernel(k
     }
   };
 
+  // Exponent all ones and a non-zero mantissa: a bit test that no float optimisation can fold away
+  // (lavapipe folds `x != x` to false).
+  const isNanBits = (x: string, lanes: number): string => {
+    const u = lanes === 1 ? 'u32' : `vec${lanes}<u32>`;
+    const word = (v: string) => (lanes === 1 ? v : `${u}(${v})`);
+    return `(bitcast<${u}>(${x}) & ${word('0x7fffffffu')}) > ${word('0x7f800000u')}`;
+  };
   const unary = (e: Extract<Expr, { k: 'unary' }>): P => {
     const a = exp(e.a);
     const t = typeOf(e.a);
@@ -206,10 +214,12 @@ export function generateWgsl(kernel: Kernel, info: KernelInfo = validateKernel(k
       case 'neg': return { s: `-${wrap(a, ATOM)}`, p: UNARY };
       case 'not': return { s: `!${wrap(a, ATOM)}`, p: UNARY };
       case 'rsqrt': return { s: `inverseSqrt(${a.s})`, p: ATOM };
+      case 'isNan': return { s: isNanBits(a.s, 1), p: REL };
       case 'tanh': {
         const { lanes } = vectorInfo(t);
         const lim = (v: string) => (lanes === 1 ? v : `${t}(${v})`);
-        return { s: `tanh(clamp(${a.s}, ${lim('-15.0f')}, ${lim('15.0f')}))`, p: ATOM };
+        // clamp would turn a NaN into a number: NaN passes through as the reference's tanh gives it.
+        return { s: `select(tanh(clamp(${a.s}, ${lim('-15.0f')}, ${lim('15.0f')})), ${a.s}, ${isNanBits(a.s, lanes)})`, p: ATOM };
       }
       default: return { s: `${e.op}(${a.s})`, p: ATOM };
     }

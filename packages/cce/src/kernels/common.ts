@@ -33,8 +33,14 @@ export function declareLogitInputs(b: KernelBuilder, f: CceFlags): LogitInputs {
   };
 }
 
-/** softcap * tanh(z / softcap), clamped so that tanh stays finite on every GPU. */
-export const capped = (z: Ex, softcap: Ex) => softcap.mul(z.div(softcap).max(-15).min(15).tanh());
+/**
+ * Whether a filter term must be kept: not below eps, or NaN (a NaN must reach the gradients it touches;
+ * an explicit test, since GPU compilers may assume no NaN in comparisons).
+ */
+export const keepsTerm = (x: Ex, eps: Ex) => x.lt(eps).not().or(x.isNan());
+
+/** softcap * tanh(z / softcap) (the IR's tanh is finite for large arguments and keeps NaN on every backend). */
+export const capped = (z: Ex, softcap: Ex) => softcap.mul(z.div(softcap).tanh());
 
 /** The (softcapped) logit of token row `i` and vocabulary entry `v`, as a dot product over D. */
 export function logitExpr(b: KernelBuilder, l: LogitInputs, i: Ex, v: Ex): Ex {

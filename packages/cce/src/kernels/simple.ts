@@ -2,7 +2,7 @@
 // workgroup memory. Every backend that runs kernels with indexed stores runs them; the reference
 // interpreter checks the tuned kernels against them.
 import { type Kernel, defineKernel, defineMapKernel, f32, i32, memoKernel } from '@cce/core';
-import { type CceFlags, FILTER_TILE, declareLogitInputs, flagKey, gradTerm, logitExpr, sumOverTokenTiles, sumOverVocabTiles } from './common.js';
+import { type CceFlags, FILTER_TILE, declareLogitInputs, flagKey, gradTerm, keepsTerm, logitExpr, sumOverTokenTiles, sumOverVocabTiles } from './common.js';
 
 const WG = 64;
 
@@ -156,8 +156,7 @@ export function tileMaskKernel(): Kernel {
         const hit = b.var('hit', i32(0));
         b.for('i', i0, i0.add(FILTER_TILE).min(u.N), (i) => {
           b.for('j', j0, j0.add(FILTER_TILE).min(u.Vc), (j) => {
-            // Not below eps (so a NaN counts as a hit and propagates).
-            b.if(u.h.at(i.mul(u.Vc).add(j)).abs().lt(u.eps).not(), () => hit.set(i32(1)));
+            b.if(keepsTerm(u.h.at(i.mul(u.Vc).add(j)).abs(), u.eps), () => hit.set(i32(1)));
           });
         });
         return hit;
@@ -239,8 +238,10 @@ export function iotaKernel(): Kernel {
 }
 
 /**
- * One compare-exchange pass of a bitonic sort of indices by key, descending (ties by index), over a
- * power-of-two length; indices >= V (padding) rank last. Map-form: each position picks its element.
+ * One compare-exchange pass of a bitonic sort of indices by key over a power-of-two length, in a total
+ * order: real entries by descending key (ties, -inf among them, by index), then entries whose key is
+ * NaN (by index), then padding (indices >= V, by index). Padding is ranked by its index alone, so no
+ * key value can move it among the first V positions. Map-form: each position picks its element.
  */
 export function bitonicPassKernel(): Kernel {
   return memoKernel('cce:bitonic', () =>
@@ -251,15 +252,24 @@ export function bitonicPassKernel(): Kernel {
         const lowSide = b.let('low_side', index.lt(partner));
         const first = b.let('first', u.src.at(lowSide.select(index, partner)));
         const second = b.let('second', u.src.at(lowSide.select(partner, index)));
-        const keyOf = (x: typeof first) => {
-          const k = b.var('key', f32(-3.0e38));
-          b.if(x.lt(u.V), () => k.set(u.key.at(x)));
-          return k;
+        // rank 0: a real key, 1: a NaN key, 2: padding.
+        const rankOf = (x: typeof first) => {
+          const key = b.var('key', f32(0));
+          const rank = b.var('rank', i32(2));
+          b.if(x.lt(u.V), () => {
+            key.set(u.key.at(x));
+            rank.set(key.isNan().select(i32(1), i32(0)));
+          });
+          return { key, rank };
         };
-        const kf = keyOf(first);
-        const ks = keyOf(second);
-        // first ranks before second: larger key, or equal key and smaller index.
-        const firstBefore = b.let('first_before', kf.gt(ks).or(kf.eq(ks).and(first.lt(second))));
+        const f = rankOf(first);
+        const s = rankOf(second);
+        const byKey = f.key.gt(s.key);
+        const tiedKey = f.rank.ne(0).or(f.key.eq(s.key));
+        // first ranks before second: a lower rank; or the same rank and, for real keys, a larger key;
+        // otherwise (equal keys, NaN, padding) the smaller index.
+        const sameRankBefore = f.rank.eq(0).and(byKey).or(tiedKey.and(first.lt(second)));
+        const firstBefore = b.let('first_before', f.rank.lt(s.rank).or(f.rank.eq(s.rank).and(sameRankBefore)));
         const descending = b.let('descending', index.bitAnd(u.k).eq(0));
         const keepOrder = b.let('keep_order', firstBefore.eq(descending));
         const lo = b.let('lo', keepOrder.select(first, second));

@@ -7,7 +7,7 @@
 // lies in it. Since softmax p_iv <= exp(max - lse_i), the backward's gradient block kernel skips the
 // logit recompute of a block whose bound shows every term below filterEps.
 import { type Ex, type Kernel, defineKernel, f32, i32, memoKernel } from '@cce/core';
-import { type CceFlags, FILTER_TILE, capped, declareLogitInputs, flagKey, gradTerm } from './common.js';
+import { type CceFlags, FILTER_TILE, capped, declareLogitInputs, flagKey, gradTerm, keepsTerm } from './common.js';
 import { type EngineShape, createTileEngine, engineShape, engineThreads, shapeKey } from './tile-engine.js';
 
 const guard = (ok: Ex, value: () => Ex) => ok.select(value(), f32(0));
@@ -149,7 +149,7 @@ export function tiledGradBlockKernel(f: CceFlags, bounded: boolean, shape: Engin
           const li = b.let('li', lse.at(i));
           let worst: Ex = bound.sub(li).exp();
           if (zLoss) worst = worst.mul(zLoss.mul(li).mul(2).add(1).abs());
-          b.if(worst.lt(eps).not(), () => keep.set(i32(1))); // NaN keeps the block
+          b.if(keepsTerm(worst, eps), () => keep.set(i32(1)));
         });
       });
       b.if(keep.ne(0), () => eng.product(row0, col0, D));
@@ -176,7 +176,7 @@ export function tiledGradBlockKernel(f: CceFlags, bounded: boolean, shape: Engin
             });
             h.store(i.mul(Vc).add(col), value);
             const q = sub * Math.floor((r * shape.side) / FILTER_TILE) + Math.floor((j * shape.side) / FILTER_TILE);
-            b.if(value.abs().lt(eps).not(), () => hit[q]!.set(i32(1)));
+            b.if(keepsTerm(value.abs(), eps), () => hit[q]!.set(i32(1)));
           });
         });
       });

@@ -65,6 +65,8 @@ export class Ex {
   ceil() { return this.un('ceil'); }
   sin() { return this.un('sin'); }
   cos() { return this.un('cos'); }
+  /** True for NaN (bool): the only reliable NaN test, since GPU compilers may fold `x != x` to false. */
+  isNan() { return new Ex({ k: 'unary', op: 'isNan', a: this.node }, 'bool'); }
   cast(to: ScalarType) { return new Ex({ k: 'cast', to, a: this.node }, to); }
   toF32() { return this.cast('f32'); }
   toI32() { return this.cast('i32'); }

@@ -25,7 +25,9 @@ export type BinaryOp =
 
 export type UnaryOp =
   | 'neg' | 'not'
-  | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'tanh' | 'abs' | 'floor' | 'ceil' | 'sin' | 'cos';
+  | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'tanh' | 'abs' | 'floor' | 'ceil' | 'sin' | 'cos'
+  /** f32 -> bool, true for NaN; a bit test on GPUs, where `x != x` may be compiled away. */
+  | 'isNan';
 
 /** Subgroup operations; they need the 'subgroups' capability. */
 export type SubgroupOp = 'add' | 'max' | 'min' | 'broadcast' | 'shuffle';

@@ -142,6 +142,10 @@ export function validateKernel(kernel: Kernel): KernelInfo {
       case 'unary': {
         const a = typeOf(e.a);
         const elem = vectorInfo(a).elem;
+        if (e.op === 'isNan') {
+          if (a !== 'f32') fail(e, `'isNan' needs a scalar f32, got ${a}`);
+          return 'bool';
+        }
         if (e.op === 'not') {
           if (a !== 'bool') fail(e, `'not' needs bool, got ${a}`);
         } else if (FLOAT_ONLY_UNARY.has(e.op)) {
