@@ -183,6 +183,7 @@ export function lowerMapKernel(kernel: Kernel, info: KernelInfo, opts: LowerOpti
     switch (e.op) {
       case 'not': return `(!${a})`;
       case 'isNan': return `(${a} !== ${a})`;
+      case 'isFinite': return `(${a} - ${a} === 0)`;
       case 'neg': return `(-${a})`;
       case 'abs': return `Math.abs(${a})`;
       case 'rsqrt': return f(`1 / Math.sqrt(${a})`);

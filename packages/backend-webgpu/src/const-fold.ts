@@ -68,6 +68,7 @@ function scalarUnary(op: string, t: ScalarType, a: number | boolean): number | b
   switch (op) {
     case 'not': return !a;
     case 'isNan': return Number.isNaN(x);
+    case 'isFinite': return Number.isFinite(x);
     case 'neg': return wrapTo(t, -x);
     case 'abs': return wrapTo(t, Math.abs(x));
     case 'rsqrt': return Math.fround(1 / Math.sqrt(x));

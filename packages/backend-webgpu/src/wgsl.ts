@@ -215,6 +215,7 @@ export function generateWgsl(kernel: Kernel, info: KernelInfo = validateKernel(k
       case 'not': return { s: `!${wrap(a, ATOM)}`, p: UNARY };
       case 'rsqrt': return { s: `inverseSqrt(${a.s})`, p: ATOM };
       case 'isNan': return { s: isNanBits(a.s, 1), p: REL };
+      case 'isFinite': return { s: `(bitcast<u32>(${a.s}) & 0x7f800000u) != 0x7f800000u`, p: REL };
       case 'tanh': {
         const { lanes } = vectorInfo(t);
         const lim = (v: string) => (lanes === 1 ? v : `${t}(${v})`);

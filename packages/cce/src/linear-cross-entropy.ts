@@ -10,7 +10,7 @@ import { BOUND_KEEP } from './kernels/tiled.js';
 import {
   effectiveTargetsKernel, gradBiasKernel, gradBiasMapKernel, logitSumKernel, lseCombineKernel, targetLogitKernel, tokenLossKernel, tokenScaleKernel,
 } from './kernels/simple.js';
-import { type LinearCrossEntropyOptions, type ResolvedOptions, checkShapes, checkTargetValues, resolveOptions } from './options.js';
+import { type LinearCrossEntropyOptions, type ResolvedOptions, checkShapes, checkShift, checkTargetValues, resolveOptions } from './options.js';
 import { columnSums, identityPermutation, meanLogits, sortedPermutation } from './sort.js';
 import {
   type BlockBounds, type BoundsToRecord, type GradBlockProblem, Workspace, type GradProductProblem, type LogitProblem, type LseProblem,
@@ -176,7 +176,7 @@ function forward(inputs: Tensor[], a: Attrs): { output: Tensor; saved: Tensor[] 
     V, ignore: o.ignoreIndex, ...(flags.smoothing ? { smoothing: o.labelSmoothing } : {}), ...(flags.zLoss ? { z_loss: o.zLoss } : {}),
   });
   const valid = C.compareScalar(tgt, 'ne', o.ignoreIndex);
-  const count = C.maximum(C.sum(valid), C.full([], 1, { backend }));
+  const count = C.sum(valid); // a mean over no valid token is 0 / 0 = NaN, as in PyTorch
   let output: Tensor;
   if (o.reduction === 'none') output = C.reshape(perToken, targets.shape);
   else {
@@ -202,6 +202,11 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
   const [lse, tgt, count, ...blockSaved] = ctx.saved as [Tensor, Tensor, Tensor, ...Tensor[]];
   const { o, N, D, V, flags, stats, boundTile } = ctx.attrs;
   const backend = e.backend;
+  if (N === 0) {
+    // No token: every gradient is zero (PyTorch's result), and no chunk has any work.
+    const zero = (t: Tensor | undefined, i: number) => (t && ctx.needsGrad[i] ? C.zerosLike(t) : null);
+    return [zero(e, 0), zero(c, 1), null, ...(bias ? [zero(bias, 3)] : [])];
+  }
   const mapOnly = backend.capabilities.mapOnly;
   const e2d = C.reshape(e, [N, D]);
   const g = C.runMap(tokenScaleKernel(o.reduction), C.Tensor.empty([N], 'f32', backend), { g_out: gOut, valid_count: count, tgt }, { ignore: o.ignoreIndex });
@@ -277,8 +282,9 @@ export interface LinearCrossEntropyResult {
 export function linearCrossEntropy(e: Tensor, c: Tensor, targets: Tensor, opts: LinearCrossEntropyOptions & { returnLse: true; filterStats?: FilterStats }): LinearCrossEntropyResult;
 export function linearCrossEntropy(e: Tensor, c: Tensor, targets: Tensor, opts?: LinearCrossEntropyOptions & { returnLse?: false; filterStats?: FilterStats }): Tensor;
 export function linearCrossEntropy(e: Tensor, c: Tensor, targets: Tensor, opts: LinearCrossEntropyOptions & { returnLse?: boolean; filterStats?: FilterStats } = {}): Tensor | LinearCrossEntropyResult {
-  const { N, D, V } = checkShapes(e, c, targets, opts.bias);
+  const { N, D, V, T } = checkShapes(e, c, targets, opts.bias);
   const o = resolveOptions(opts, { N, V });
+  checkShift(o.shift, T);
   if (targets.hostValues) checkTargetValues(targets.hostValues, V, o.ignoreIndex, targets.shape[targets.rank - 1]!, o.shift);
   const flags: CceFlags = { bias: !!opts.bias, softcap: o.softcap > 0, smoothing: o.labelSmoothing > 0, zLoss: o.zLoss > 0 };
   const inputs = [e, c, targets, ...(opts.bias ? [opts.bias] : [])];

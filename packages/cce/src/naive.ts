@@ -3,7 +3,7 @@
 // the baseline of the benchmark.
 import * as C from '@cce/core';
 import type { Tensor } from '@cce/core';
-import { type LinearCrossEntropyOptions, checkShapes, checkTargetValues, resolveOptions } from './options.js';
+import { type LinearCrossEntropyOptions, checkShapes, checkShift, checkTargetValues, resolveOptions } from './options.js';
 
 export function shiftTargets(targets: Tensor, shift: number, ignoreIndex: number): Tensor {
   if (shift === 0) return targets;
@@ -17,7 +17,8 @@ export function shiftTargets(targets: Tensor, shift: number, ignoreIndex: number
 /** Loss of `e` [..., D] against classifier `c` [V, D] through materialised logits. */
 export function naiveLinearCrossEntropy(e: Tensor, c: Tensor, targets: Tensor, options: LinearCrossEntropyOptions = {}): Tensor {
   const o = resolveOptions(options);
-  const { N, D, V, leading } = checkShapes(e, c, targets, options.bias);
+  const { N, D, V, T, leading } = checkShapes(e, c, targets, options.bias);
+  checkShift(o.shift, T);
   if (targets.hostValues) checkTargetValues(targets.hostValues, V, o.ignoreIndex, targets.shape[targets.rank - 1]!, o.shift);
   let logits = C.matmul(C.reshape(e, [N, D]), c, { transB: true });
   if (options.bias) logits = C.add(logits, options.bias);
@@ -28,10 +29,11 @@ export function naiveLinearCrossEntropy(e: Tensor, c: Tensor, targets: Tensor, o
   let perToken = C.sub(lse, C.mulScalar(C.pick(logits, t), 1 - o.labelSmoothing));
   if (o.labelSmoothing > 0) perToken = C.sub(perToken, C.mulScalar(C.sum(logits, -1), o.labelSmoothing / V));
   if (o.zLoss > 0) perToken = C.add(perToken, C.mulScalar(C.mul(lse, lse), o.zLoss));
-  perToken = C.mul(perToken, valid);
+  // Ignored tokens add exactly nothing (a select, not a product: 0 * NaN would be NaN), as in PyTorch.
+  perToken = C.where(valid, perToken, C.zeros([], { backend: e.backend }));
   if (o.reduction === 'none') return C.reshape(perToken, leading);
   const total = C.sum(perToken);
   if (o.reduction === 'sum') return total;
-  const count = C.noGrad(() => C.maximum(C.sum(valid), C.full([], 1, { backend: e.backend })));
-  return C.div(total, count);
+  // A mean over no valid token is 0 / 0 = NaN, as in PyTorch.
+  return C.div(total, C.noGrad(() => C.sum(valid)));
 }

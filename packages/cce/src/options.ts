@@ -56,8 +56,15 @@ export function defaultScratchBytes(N: number, V: number): number {
   return Math.min(8 * 2 ** 20, Math.max(4, Math.floor((N * V * 4) / 128)));
 }
 
+/** Every option name linearCrossEntropy takes (the result and statistics options included). */
+const KNOWN_OPTIONS = new Set(['bias', 'ignoreIndex', 'reduction', 'shift', 'softcap', 'labelSmoothing', 'zLoss', 'filterEps', 'sortVocab', 'scratchBytes', 'returnLse', 'filterStats']);
+
 /** Options with their defaults; `shape` (tokens and vocabulary) sizes the default scratch block. */
 export function resolveOptions(opts: LinearCrossEntropyOptions, shape: { N: number; V: number } = { N: 1, V: 1 }): ResolvedOptions {
+  const unknown = Object.keys(opts).filter((k) => !KNOWN_OPTIONS.has(k));
+  if (unknown.length) {
+    throw new Error(`linearCrossEntropy: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${[...KNOWN_OPTIONS].join(', ')})`);
+  }
   const eps = opts.filterEps === undefined || opts.filterEps === 'auto' ? AUTO_FILTER_EPS : opts.filterEps === null ? 0 : opts.filterEps;
   const r: ResolvedOptions = {
     ignoreIndex: opts.ignoreIndex ?? -100,
@@ -110,6 +117,13 @@ export function checkShapes(e: Tensor, c: Tensor, targets: Tensor, bias?: Tensor
   }
   const N = leading.reduce((a, b) => a * b, 1);
   return { N, D, V, T: leading[leading.length - 1]!, leading };
+}
+
+/** A shift must leave something to predict in each sequence (the last axis of targets, of length T). */
+export function checkShift(shift: number, T: number): void {
+  if (shift > 0 && shift >= T) {
+    throw new Error(`linearCrossEntropy: shift ${shift} leaves nothing to predict in sequences of length ${T} (the last axis of targets); it must be below ${T}`);
+  }
 }
 
 /**

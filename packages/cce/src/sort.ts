@@ -34,6 +34,7 @@ const SUM_GROUP_ROWS = 128;
  * groups of rows, then of the groups (one serial loop over all rows would leave a GPU nearly idle).
  */
 export function columnSums(x: C.BufferArg, V: number, D: number, backend: C.Backend): Tensor {
+  if (V === 0) return C.zeros([D], { backend });
   return C.scopeSync(() => {
     let src = x;
     let rows = V;

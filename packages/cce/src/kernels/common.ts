@@ -39,6 +39,13 @@ export function declareLogitInputs(b: KernelBuilder, f: CceFlags): LogitInputs {
  */
 export const keepsTerm = (x: Ex, eps: Ex) => x.lt(eps).not().or(x.isNan());
 
+/**
+ * The term of an ignored token: its loss is scaled by 0, which is 0 unless its logits hold a NaN (then
+ * lse is NaN, and 0 * NaN is NaN, as the naive path gives it). So a NaN in c or the bias reaches every
+ * row of dE, ignored ones included.
+ */
+export const ignoredTerm = (lse: Ex) => lse.isNan().select(lse, f32(0));
+
 /** softcap * tanh(z / softcap) (the IR's tanh is finite for large arguments and keeps NaN on every backend). */
 export const capped = (z: Ex, softcap: Ex) => softcap.mul(z.div(softcap).tanh());
 

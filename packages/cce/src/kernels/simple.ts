@@ -2,7 +2,7 @@
 // workgroup memory. Every backend that runs kernels with indexed stores runs them; the reference
 // interpreter checks the tuned kernels against them.
 import { type Kernel, defineKernel, defineMapKernel, f32, i32, memoKernel } from '@cce/core';
-import { type CceFlags, FILTER_TILE, declareLogitInputs, flagKey, gradTerm, keepsTerm, logitExpr, sumOverTokenTiles, sumOverVocabTiles } from './common.js';
+import { type CceFlags, FILTER_TILE, declareLogitInputs, flagKey, gradTerm, ignoredTerm, keepsTerm, logitExpr, sumOverTokenTiles, sumOverVocabTiles } from './common.js';
 
 const WG = 64;
 
@@ -120,8 +120,8 @@ export function tokenScaleKernel(mode: ScaleMode): Kernel {
 }
 
 /**
- * h[i, j] = the filtered gradient term of token i and vocabulary entry perm[v0 + j] (0 for an ignored
- * token), over a chunk of Vc sorted entries: the scratch block of softmax - onehot.
+ * h[i, j] = the filtered gradient term of token i and vocabulary entry perm[v0 + j] (for an ignored
+ * token, see ignoredTerm), over a chunk of Vc sorted entries: the scratch block of softmax - onehot.
  */
 export function gradBlockKernel(f: CceFlags): Kernel {
   return memoKernel(`cce:grad_block:${flagKey(f)}`, () =>
@@ -135,10 +135,11 @@ export function gradBlockKernel(f: CceFlags): Kernel {
         const i = b.let('i', index.div(u.Vc));
         const v = b.let('v', u.perm.at(u.v0.add(index.mod(u.Vc))));
         const t = b.let('t', u.tgt.at(i));
-        const out = b.var('h', f32(0));
+        const l = b.let('l', u.lse.at(i));
+        const out = b.var('h', ignoredTerm(l));
         b.if(t.ne(u.ignore), () => {
           const y = logitExpr(b, u.l, i, v);
-          out.set(gradTerm(y, v, { lse: u.lse.at(i), target: t, smoothing: u.eps, zLoss: u.z, V: u.V, softcap: u.l.softcap }));
+          out.set(gradTerm(y, v, { lse: l, target: t, smoothing: u.eps, zLoss: u.z, V: u.V, softcap: u.l.softcap }));
         });
         return out;
       }));

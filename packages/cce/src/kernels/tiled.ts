@@ -7,7 +7,7 @@
 // lies in it. Since softmax p_iv <= exp(max - lse_i), the backward's gradient block kernel skips the
 // logit recompute of a block whose bound shows every term below filterEps.
 import { type Ex, type Kernel, defineKernel, f32, i32, memoKernel } from '@cce/core';
-import { type CceFlags, FILTER_TILE, capped, declareLogitInputs, flagKey, gradTerm, keepsTerm } from './common.js';
+import { type CceFlags, FILTER_TILE, capped, declareLogitInputs, flagKey, gradTerm, ignoredTerm, keepsTerm } from './common.js';
 import { type EngineShape, createTileEngine, engineShape, engineThreads, shapeKey } from './tile-engine.js';
 
 const guard = (ok: Ex, value: () => Ex) => ok.select(value(), f32(0));
@@ -145,8 +145,9 @@ export function tiledGradBlockKernel(f: CceFlags, bounded: boolean, shape: Engin
       const cols = b.uniform('bound_cols', 'i32');
       const bound = b.let('bound', tmax.at(row0.div(TILE).mul(cols).add(v0.add(col0).div(TILE))));
       b.for('bi', row0, row0.add(TILE).min(N), (i) => {
+        const li = b.let('li', lse.at(i));
+        b.if(li.isNan(), () => keep.set(i32(1))); // an ignored token's NaN term too (see ignoredTerm)
         b.if(tgt.at(i).ne(ignore), () => {
-          const li = b.let('li', lse.at(i));
           let worst: Ex = bound.sub(li).exp();
           if (zLoss) worst = worst.mul(zLoss.mul(li).mul(2).add(1).abs());
           b.if(keepsTerm(worst, eps), () => keep.set(i32(1)));
@@ -166,7 +167,7 @@ export function tiledGradBlockKernel(f: CceFlags, bounded: boolean, shape: Engin
         eng.localCols.forEach((lc, j) => {
           const col = b.let('j', col0.add(lc));
           b.if(col.lt(Vc), () => {
-            const value = b.var('hv', f32(0));
+            const value = b.var('hv', ignoredTerm(l));
             b.if(keep ? t.ne(ignore).and(keep.ne(0)) : t.ne(ignore), () => {
               const v = b.let('v', perm.at(v0.add(col)));
               let z: Ex = eng.acc[r]![j]!;

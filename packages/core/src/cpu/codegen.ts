@@ -54,6 +54,7 @@ export function generateJs(kernel: Kernel, info: KernelInfo, precision: Precisio
     switch (op) {
       case 'not': return `(!${a})`;
       case 'isNan': return `Number.isNaN(${a})`;
+      case 'isFinite': return `Number.isFinite(${a})`;
       case 'neg': return t === 'f32' ? `(-${a})` : `((-${a}) | 0)`;
       case 'abs': return t === 'f32' ? `Math.abs(${a})` : `(Math.abs(${a}) | 0)`;
       case 'rsqrt': return round(`1 / Math.sqrt(${a})`);

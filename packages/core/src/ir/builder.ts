@@ -67,6 +67,8 @@ export class Ex {
   cos() { return this.un('cos'); }
   /** True for NaN (bool): the only reliable NaN test, since GPU compilers may fold `x != x` to false. */
   isNan() { return new Ex({ k: 'unary', op: 'isNan', a: this.node }, 'bool'); }
+  /** Neither NaN nor an infinity (bool), by the same reliable test. */
+  isFinite() { return new Ex({ k: 'unary', op: 'isFinite', a: this.node }, 'bool'); }
   cast(to: ScalarType) { return new Ex({ k: 'cast', to, a: this.node }, to); }
   toF32() { return this.cast('f32'); }
   toI32() { return this.cast('i32'); }

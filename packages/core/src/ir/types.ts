@@ -26,8 +26,8 @@ export type BinaryOp =
 export type UnaryOp =
   | 'neg' | 'not'
   | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'tanh' | 'abs' | 'floor' | 'ceil' | 'sin' | 'cos'
-  /** f32 -> bool, true for NaN; a bit test on GPUs, where `x != x` may be compiled away. */
-  | 'isNan';
+  /** f32 -> bool: NaN, or neither NaN nor an infinity; bit tests on GPUs, where `x != x` may be compiled away. */
+  | 'isNan' | 'isFinite';
 
 /** Subgroup operations; they need the 'subgroups' capability. */
 export type SubgroupOp = 'add' | 'max' | 'min' | 'broadcast' | 'shuffle';

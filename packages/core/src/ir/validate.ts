@@ -142,8 +142,8 @@ export function validateKernel(kernel: Kernel): KernelInfo {
       case 'unary': {
         const a = typeOf(e.a);
         const elem = vectorInfo(a).elem;
-        if (e.op === 'isNan') {
-          if (a !== 'f32') fail(e, `'isNan' needs a scalar f32, got ${a}`);
+        if (e.op === 'isNan' || e.op === 'isFinite') {
+          if (a !== 'f32') fail(e, `'${e.op}' needs a scalar f32, got ${a}`);
           return 'bool';
         }
         if (e.op === 'not') {
