@@ -2,7 +2,7 @@
 // mode that starts here, and on WebGPU when @cce/backend-webgpu is present and starts; all in one
 // process, with times as ratios to the CPU reference measured in the same run.
 //
-//   node scripts/run-ts.mjs bench/backends.ts [--quick] [--json] [--save FILE]
+//   node scripts/run-ts.mjs bench/backends.ts [--quick] [--json] [--save FILE] [--verbose]   (--help lists every flag)
 //
 // --quick: small sizes (well under 2 minutes on a software adapter). --json: only JSON on stdout
 // (progress on stderr). --save FILE: also write the JSON report to FILE. Each result is checked against
@@ -10,11 +10,21 @@
 import * as C from '@cce/core';
 import { availableModes, createGpujsBackend } from '@cce/backend-gpujs';
 
-const args = process.argv.slice(2).filter((a) => a !== '--');
-const quick = args.includes('--quick');
-const json = args.includes('--json');
-const saveTo = args.includes('--save') ? args[args.indexOf('--save') + 1] : undefined;
-const say = (line: string) => (json ? process.stderr.write(`${line}\n`) : console.log(line));
+const args = await C.parseCli({
+  command: 'pnpm bench:backends',
+  summary: "Matmul and a small MLP's forward + backward on the CPU reference (map kernels), on gpu.js in each mode that starts " +
+    'here, and on WebGPU when it starts; all in one process, with times as ratios to the CPU reference measured in the same run.',
+  flags: {
+    quick: { type: 'boolean', description: 'small sizes (matmul 128 and 256, MLP B64 64-256-32): well under 2 minutes on a software adapter' },
+    json: C.commonFlags.json,
+    save: { type: 'string', placeholder: 'FILE', description: 'also write the JSON report to FILE' },
+    verbose: { type: 'boolean', description: "print each backend's whole description as it starts" },
+  },
+});
+const quick = args.quick;
+const json = args.json;
+const saveTo = args.save;
+const say = C.cliLog(json);
 
 interface Contender {
   name: string;
@@ -180,7 +190,8 @@ async function contenders(): Promise<Contender[]> {
     for (const v of variants) {
       try {
         const backend = await createGpujsBackend(probe.mode, v.threads === undefined ? {} : { threads: v.threads });
-        say(`backend: ${v.name} (${backend.description})`);
+        say(`backend: ${v.name} (${C.backendSummary(backend)})`);
+        if (args.verbose) say(`  ${backend.description}`);
         out.push({ name: v.name, description: backend.description, backend });
       } catch (e) {
         say(`(${v.name} failed to start: ${(e as Error).message.split('\n')[0]})`);
@@ -194,7 +205,7 @@ async function contenders(): Promise<Contender[]> {
   }
   if (C.registeredBackends().includes('webgpu')) {
     try {
-      const backend = await C.useBackend('webgpu', { log: say });
+      const backend = await C.useBackend('webgpu', { log: say, verbose: args.verbose });
       C.setBackend(null);
       out.push({ name: 'webgpu', description: backend.description, backend });
     } catch (e) {

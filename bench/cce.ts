@@ -1,31 +1,59 @@
 // Benchmark: naive cross-entropy (materialised logits) vs CCE (filter off, 'auto', 2^-12), forward and
 // forward+backward, time and peak extra memory, on random and peaky data.
 //   node scripts/run-ts.mjs bench/cce.ts [--quick] [--json] [--backend NAME] [--reps N] [--scratch MiB]
-//     [--shape N,D,V] [--data random|peaky] [--engine 64/4x4|64/8x8|128/8x8] [--methods naive,cce,cce-auto,cce-2^-12]
-//     [--forward-engine SHAPE] [--profile]
+//     [--shape N,D,V] [--data random,peaky] [--engine 64/4x4|64/8x8|128/8x8] [--methods naive,cce,cce-auto,cce-2^-12]
+//     [--forward-engine SHAPE] [--profile] [--force] [--verbose]      (--help lists every flag)
 // --quick: small shapes on every backend available (minutes on a software adapter); otherwise the
-// full shapes on webgpu. --json: only JSON on stdout (progress on stderr).
+// full shapes on webgpu, refused on a software adapter or a CPU backend (hours) unless --force.
+// --json: only JSON on stdout (progress on stderr). --scratch: CCE's scratch block in MiB; default the
+// op's own, 1/128 of the logits' bytes, at most 8 MiB (packages/cce/src/options.ts).
 import * as C from '@cce/core';
 import type { Backend, Tensor } from '@cce/core';
-import { type CceData, FilterStats, linearCrossEntropy, naiveLinearCrossEntropy, peakyCceData, randomCceData, setEngineShape } from '@cce/cce';
+import { type CceData, ENGINE_SHAPES, FilterStats, linearCrossEntropy, naiveLinearCrossEntropy, peakyCceData, randomCceData, setEngineShape } from '@cce/cce';
 import { loadBackends } from '../examples/backends.js';
 
-const args = process.argv.slice(2);
-const has = (f: string) => args.includes(`--${f}`);
-const flag = (f: string) => (args.includes(`--${f}`) ? args[args.indexOf(`--${f}`) + 1] : undefined);
-const quick = has('quick');
-const json = has('json');
-const reps = Number(flag('reps') ?? (quick ? 2 : 3));
-/** CCE's scratch block (bytes); default: the op's own default (4 MiB). */
-const scratchBytes = flag('scratch') ? Number(flag('scratch')) * 2 ** 20 : undefined;
-const log = (line: string) => (json ? process.stderr : process.stdout).write(line + '\n');
+const ALL_METHODS = ['naive', 'cce', 'cce-auto', 'cce-2^-12'] as const;
+const FULL_SHAPES: [number, number, number][] = [[8192, 768, 50304], [16384, 384, 50304], [8192, 2304, 256000]];
+const args = await C.parseCli({
+  command: 'pnpm bench:cce',
+  summary: 'Naive cross-entropy (materialised logits) against CCE with the filter off, \'auto\' (2^-24) and 2^-12: forward and ' +
+    'forward+backward time, peak extra memory, skipped tiles and gradient deviation, on random and peaky data. ' +
+    'Without --quick: the GPT-2 (8192,768,50304), N=16384 (16384,384,50304) and Gemma 2 2B (8192,2304,256000) shapes on webgpu.',
+  flags: {
+    quick: { type: 'boolean', description: 'small shapes (512,64,4096; the cpu reference caps them at 128,32,1024) on every backend available' },
+    backend: { ...C.commonFlags.backend, default: undefined, env: undefined, defaultText: 'webgpu; every registered backend with --quick',
+      description: 'run on this backend only: cpu, cpu:f64, webgpu, gpujs, gpujs:webasm, ...' },
+    shape: { type: 'list', of: 'integer', length: 3, min: 1, placeholder: 'N,D,V', description: 'tokens, hidden size and vocabulary of the one shape to run',
+      defaultText: 'the full shapes, or 512,64,4096 with --quick' },
+    data: { type: 'list', of: 'string', choices: ['random', 'peaky'], default: ['random', 'peaky'], placeholder: 'KINDS',
+      description: 'synthetic data: random (an untrained model) and/or peaky (a trained model\'s peaky softmax)' },
+    methods: { type: 'list', of: 'string', choices: ALL_METHODS, default: ALL_METHODS, placeholder: 'METHODS', description: 'losses to time' },
+    reps: { type: 'integer', min: 1, description: 'timed passes after the warm-up pass (median reported)', defaultText: '3, or 2 with --quick' },
+    scratch: { type: 'number', min: 0, minExclusive: true, placeholder: 'MiB', description: 'CCE\'s backward scratch block',
+      defaultText: '1/128 of the logits\' bytes, at most 8 MiB' },
+    engine: { type: 'enum', choices: Object.keys(ENGINE_SHAPES), placeholder: 'SHAPE', description: 'tile-engine shape (block/invocation outputs[/v4]) of every CCE role',
+      defaultText: '64/8x8/v4 forward, 64/4x4 backward' },
+    'forward-engine': { type: 'enum', choices: Object.keys(ENGINE_SHAPES), placeholder: 'SHAPE', description: 'tile-engine shape of the forward only' },
+    profile: { type: 'boolean', description: 'also print per-kernel GPU time of one forward+backward (webgpu)' },
+    force: { type: 'boolean', description: 'run the full shapes even on a software adapter or a CPU backend (hours)' },
+    json: C.commonFlags.json,
+    verbose: C.commonFlags.verbose,
+  },
+  notes: ['examples:\n  pnpm bench:cce -- --quick\n  pnpm bench:cce -- --quick --backend cpu\n  pnpm bench:cce -- --shape 8192,768,50304 --data peaky --methods cce-auto --reps 5'],
+});
+const quick = args.quick;
+const json = args.json;
+const reps = args.reps ?? (quick ? 2 : 3);
+/** CCE's scratch block (bytes); undefined: the op's own default (1/128 of the logits' bytes, at most 8 MiB). */
+const scratchBytes = args.scratch !== undefined ? args.scratch * 2 ** 20 : undefined;
+const log = C.cliLog(json);
 const MiB = 2 ** 20;
 
-type Method = 'naive' | 'cce' | 'cce-auto' | 'cce-2^-12';
-const METHODS = (flag('methods')?.split(',') ?? ['naive', 'cce', 'cce-auto', 'cce-2^-12']) as Method[];
-const DATA = (flag('data')?.split(',') ?? ['random', 'peaky']) as ('random' | 'peaky')[];
-if (flag('engine')) setEngineShape(flag('engine')!);
-if (flag('forward-engine')) setEngineShape(flag('forward-engine')!, 'forward');
+type Method = (typeof ALL_METHODS)[number];
+const METHODS: Method[] = args.methods;
+const DATA: ('random' | 'peaky')[] = args.data;
+if (args.engine) setEngineShape(args.engine);
+if (args['forward-engine']) setEngineShape(args['forward-engine'], 'forward');
 const filterOf: Record<Exclude<Method, 'naive'>, number | 'auto' | null> = { cce: null, 'cce-auto': 'auto', 'cce-2^-12': 2 ** -12 };
 
 export interface Row {
@@ -148,7 +176,7 @@ async function benchShape(backend: Backend, N: number, D: number, V: number, kin
     }
     try {
       const m = await measure(backend, method, x);
-      if (has('profile')) await profilePass(backend, method, x);
+      if (args.profile) await profilePass(backend, method, x);
       Object.assign(row, { forwardMs: m.fwd, forwardBackwardMs: m.fb, forwardBackwardHostMs: m.fbHost, peakExtraBytes: m.peak, skippedTiles: m.skipped });
       if (method === 'naive') naiveFb = m.fb;
       if (method === 'cce') unfiltered = m.grads;
@@ -181,24 +209,34 @@ function table(rows: Row[]): string {
 }
 
 await loadBackends();
-const names = flag('backend') ? [flag('backend')!] : quick ? C.registeredBackends() : ['webgpu'];
-const shapes: [number, number, number][] = flag('shape') ? [flag('shape')!.split(',').map(Number) as [number, number, number]]
-  : quick ? [[512, 64, 4096]] : [[8192, 768, 50304], [16384, 384, 50304], [8192, 2304, 256000]];
+const names = args.backend ? [args.backend] : quick ? C.registeredBackends() : ['webgpu'];
+const shapes: [number, number, number][] = args.shape ? [args.shape as [number, number, number]] : quick ? [[512, 64, 4096]] : FULL_SHAPES;
+/** Where the full shapes take hours: a CPU backend, gpu.js off the GPU, or a software adapter. */
+const crawls = (b: Backend) => b.name.startsWith('cpu') || b.name === 'gpujs:cpu' || b.name === 'gpujs:webasm' ||
+  C.isSoftwareAdapter({ text: b.description });
 const rows: Row[] = [];
 for (const name of names) {
   let backend: Backend;
   try {
-    backend = await C.useBackend(name, { log });
+    backend = await C.startBackend(name, { log, verbose: args.verbose });
   } catch (err) {
-    log(`${name}: unavailable: ${(err as Error).message}`);
+    if (err instanceof C.CliUsageError || args.backend) C.exitWithError((err as Error).message.split('\n')[0]!, err instanceof C.CliUsageError ? 2 : 1);
+    log(`${name}: unavailable: ${C.shortReason((err as Error).message, name)}`);
     continue;
   }
-  const slow = backend.name === 'cpu' || backend.name === 'cpu64';
+  if (!quick && !args.shape && !args.force && crawls(backend)) {
+    backend.destroy();
+    C.exitWithError(`the full shapes (GPT-2, N=16384, Gemma 2 2B) would take hours on ${backend.name} (${C.backendSummary(backend)}); ` +
+      'pass --quick for small shapes, --shape N,D,V for one shape, or --force to run them anyway');
+  }
+  const slow = backend.name.startsWith('cpu');
+  const started = performance.now();
   for (const [N, D, V] of shapes) {
     const [n, d, v] = slow ? [Math.min(N, 128), Math.min(D, 32), Math.min(V, 1024)] : [N, D, V];
     for (const kind of DATA) rows.push(...await benchShape(backend, n, d, v, kind));
   }
+  log(`${backend.name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   backend.destroy();
 }
-if (json) console.log(JSON.stringify({ date: new Date().toISOString(), reps, scratchMiB: scratchBytes ? scratchBytes / 2 ** 20 : 'default', engine: flag('engine') ?? 'default', forwardEngine: flag('forward-engine') ?? flag('engine') ?? 'default', rows }, null, 2));
+if (json) console.log(JSON.stringify({ date: new Date().toISOString(), reps, scratchMiB: scratchBytes ? scratchBytes / 2 ** 20 : 'default', engine: args.engine ?? 'default', forwardEngine: args['forward-engine'] ?? args.engine ?? 'default', rows }, null, 2));
 else console.log('\n' + table(rows));

@@ -11,8 +11,8 @@ import argparse
 import json
 import math
 
-import torch
-import torch.nn.functional as F
+torch = None  # imported in main(), after the arguments are parsed, so that --help works without torch
+F = None
 
 
 def make_data(kind, n, d, v, gen, device):
@@ -82,17 +82,38 @@ def bench(kind, n, d, v, reps):
     return row
 
 
+def shape_arg(text):
+    parts = text.split(",")
+    try:
+        values = [int(x) for x in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected three comma-separated integers N,D,V, got '{text}'")
+    if len(values) != 3 or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected three comma-separated positive integers N,D,V, got '{text}'")
+    return tuple(values)
+
+
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--shape", help="one shape N,D,V instead of the benchmark's list")
+    global torch, F
+    parser = argparse.ArgumentParser(
+        description="PyTorch fp32 baseline for bench/cce.ts: naive cross-entropy over materialised logits (TF32 off), "
+        "forward and forward+backward milliseconds (median over reps, CUDA events) and peak extra memory; "
+        "prints one JSON object. Needs torch and a CUDA device.")
+    parser.add_argument("--quick", action="store_true", help="the small shape 512,64,4096 only")
+    parser.add_argument("--reps", type=int, default=5, help="timed passes after a warm-up pass (default: 5)")
+    parser.add_argument("--shape", type=shape_arg, metavar="N,D,V",
+                        help="one shape instead of the benchmark's list (default: 8192,768,50304 16384,384,50304 8192,2304,256000)")
     parser.add_argument("--data", choices=("random", "peaky"), help="one data kind instead of both")
     args = parser.parse_args()
+    if args.reps < 1:
+        parser.error(f"--reps: must be at least 1, got {args.reps}")
+    import torch as _torch
+    import torch.nn.functional as _F
+    torch, F = _torch, _F
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     if args.shape:
-        shapes = [tuple(int(x) for x in args.shape.split(","))]
+        shapes = [args.shape]
     elif args.quick:
         shapes = [(512, 64, 4096)]
     else:

@@ -2,7 +2,8 @@
 // logits = E Cᵀ with C stored [V, D]), device-copy bandwidth, and per-dispatch overhead (a tiny kernel,
 // batched into one command buffer, submitted one by one, and waited for one by one).
 //
-//   node scripts/run-ts.mjs bench/webgpu.ts [--quick] [--json] [--tune] [--variant NAME]
+//   node scripts/run-ts.mjs bench/webgpu.ts [--quick] [--json] [--tune] [--variant NAME] [--sizes LIST]
+//     [--tune-size N] [--dawn OPTION]... [--no-extras] [--verbose]      (--help lists every flag)
 //
 // --quick: small sizes (minutes on a software adapter); --json: only JSON on stdout, progress on stderr;
 // --tune: also times several tile configurations of the tiled matmul; --variant: force a matmul variant.
@@ -12,18 +13,32 @@ import type { Kernel, MatmulProblem, Tensor } from '../packages/core/src/index.j
 import { type TileConfig, runTiledMatmul, tileConfigError, tiledFits } from '../packages/core/src/ops/tuned/index.js';
 import { type WebGpuBackend, createWebGpuBackend } from '../packages/backend-webgpu/src/index.js';
 
-const args = process.argv.slice(2).filter((a) => a !== '--');
-const quick = args.includes('--quick');
-const json = args.includes('--json');
-const tune = args.includes('--tune');
-const option = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
-const forced = option('--variant');
-/** --sizes 1024,4096: the square sizes to time (default: 1024..8192, or 128..384 with --quick). */
-const sizes = option('--sizes')?.split(',').map(Number);
-/** --dawn OPTION: a Dawn option for create([...]) in Node (repeatable). */
-const dawnOptions = args.flatMap((a, i) => (a === '--dawn' && args[i + 1] ? [args[i + 1]!] : []));
-/** --no-extras: matmul only (no classifier shape, copy or dispatch timings). */
-const extras = !args.includes('--no-extras');
+const args = await C.parseCli({
+  command: 'pnpm bench:webgpu',
+  summary: 'WebGPU benchmark: f32 matmul GFLOP/s (square sizes and the classifier shape 8192 x 768 x 50304, logits = E Cᵀ), ' +
+    'device-copy bandwidth, and per-dispatch overhead (a tiny kernel batched, submitted one by one, and waited for one by one). ' +
+    'Every matmul result is spot-checked against float64 sums on the host.',
+  flags: {
+    quick: { type: 'boolean', description: 'small sizes (128, 256, 384; classifier 512 x 96 x 1003; 16 MiB copy): minutes on a software adapter' },
+    sizes: { type: 'list', of: 'integer', min: 1, placeholder: 'N,N,...', description: 'the square matmul sizes to time',
+      defaultText: '1024,2048,4096,8192, or 128,256,384 with --quick' },
+    variant: { type: 'enum', choices: C.variantsOf('matmul'), placeholder: 'NAME', description: 'force this matmul variant', defaultText: 'the best supported one' },
+    tune: { type: 'boolean', description: 'also time several tile configurations of the tiled matmul' },
+    'tune-size': { type: 'integer', min: 1, description: 'the square size --tune times', defaultText: '4096, or 256 with --quick' },
+    dawn: { type: 'string', multiple: true, placeholder: 'OPTION', description: "a Dawn option for create([...]) in Node, e.g. 'enable-dawn-features=allow_unsafe_apis'" },
+    'no-extras': { type: 'boolean', description: 'matmul only (no classifier shape, copy or dispatch timings)' },
+    force: { type: 'boolean', description: 'run the full sizes even on a software adapter (hours)' },
+    json: C.commonFlags.json,
+    verbose: { type: 'boolean', description: "print the adapter's whole description" },
+  },
+});
+const quick = args.quick;
+const json = args.json;
+const tune = args.tune;
+const forced = args.variant;
+const sizes = args.sizes;
+const dawnOptions = args.dawn;
+const extras = !args['no-extras'];
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 interface MatmulResult {
@@ -208,9 +223,20 @@ async function benchDispatch(be: WebGpuBackend, unbatched: WebGpuBackend): Promi
 
 // ---------------------------------------------------------------- main
 
-const be = await createWebGpuBackend({ dawnOptions });
-const unbatched = await createWebGpuBackend({ dawnOptions, maxBatch: 1 });
-log(`webgpu bench${quick ? ' (quick)' : ''}: ${be.description}`);
+let be: WebGpuBackend;
+let unbatched: WebGpuBackend;
+try {
+  be = await createWebGpuBackend({ dawnOptions });
+  unbatched = await createWebGpuBackend({ dawnOptions, maxBatch: 1 });
+} catch (e) {
+  C.exitWithError(`webgpu did not start: ${(e as Error).message.split('\n')[0]}`, 1);
+}
+log(C.formatBackendLine(be, [], true));
+if (args.verbose) log(`  ${be.description}`);
+if (!quick && !sizes && !args.force && C.isSoftwareAdapter({ ...be.report, text: be.report.name })) {
+  C.exitWithError(`the full sizes (up to 8192^3) would take hours on ${be.name} (${C.backendSummary(be)}); ` +
+    'pass --quick for small sizes, --sizes N,... for chosen ones, or --force to run them anyway');
+}
 
 const squares = sizes ?? (quick ? [128, 256, 384] : [1024, 2048, 4096, 8192]);
 const classifier = quick ? { M: 512, K: 96, N: 1003 } : { M: 8192, K: 768, N: 50304 };
@@ -224,7 +250,7 @@ if (extras) matmul.push(await maybeForced(cls));
 
 const tuning: MatmulResult[] = [];
 if (tune) {
-  const size = Number(option('--tune-size') ?? (quick ? 256 : 4096));
+  const size = args['tune-size'] ?? (quick ? 256 : 4096);
   const configs: TileConfig[] = [
     { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4 },
     { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8 },

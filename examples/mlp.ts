@@ -1,23 +1,29 @@
 // Example: train a small MLP on a synthetic spiral task on the best backend available,
 // printing the backend chosen and the loss as it falls.
-// Usage: pnpm example:mlp [-- --backend <name>] [--steps N]
+// Usage: pnpm example:mlp [-- --backend <name>] [--steps N] [--verbose]   (--help lists every flag)
 import * as C from '@cce/core';
 import { AdamW, MLP } from '@cce/nn';
 import { spirals } from './spirals.js';
 import { loadBackends } from './backends.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const steps = Number(flag('steps') ?? 300);
+const args = await C.parseCli({
+  command: 'pnpm example:mlp',
+  summary: 'Trains an MLP [2, 64, 64, 3] (GELU, AdamW) on 384 points of a synthetic 3-arm spiral task, printing the loss ' +
+    'every 25 steps and the training accuracy at the end.',
+  flags: {
+    backend: C.commonFlags.backend,
+    steps: { type: 'integer', min: 1, default: 300, description: 'training steps' },
+    lr: { type: 'number', min: 0, minExclusive: true, default: 0.01, description: 'AdamW learning rate' },
+    verbose: C.commonFlags.verbose,
+  },
+});
+const steps = args.steps;
 
 await loadBackends();
-const backend = await C.useBackend(flag('backend') ?? process.env.CCE_BACKEND);
+const backend = await C.cliBackend(args.backend, { verbose: args.verbose });
 const data = spirals(384, 3, 7);
 const model = new MLP([2, 64, 64, 3], 'gelu', { seed: 3 });
-const opt = new AdamW(model.parameters(), { lr: 0.01, weightDecay: 0 });
+const opt = new AdamW(model.parameters(), { lr: args.lr, weightDecay: 0 });
 console.log(`training an MLP [2, 64, 64, 3] on ${data.y.size} spiral points for ${steps} steps`);
 const started = performance.now();
 let first = NaN;

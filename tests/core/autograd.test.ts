@@ -160,8 +160,8 @@ s('clear errors for shapes, dtypes and backends', () => {
 s('backend selection by name and by preference', async () => {
   const lines: string[] = [];
   const b = await C.useBackend('cpu:f64', { log: (l) => lines.push(l) });
-  assert.is(b.name, 'cpu64');
-  assert.match(lines[0]!, /^backend: cpu64 \(reference IR interpreter, f64/);
+  assert.is(b.name, 'cpu:f64');
+  assert.match(lines[0]!, /^backend: cpu:f64 \(reference IR interpreter, f64, subgroup size 32\) — as requested$/);
   await assert.not.throws(async () => C.useBackend(undefined, { log: () => {} }));
   try {
     await C.useBackend('nope');

@@ -24,6 +24,7 @@ export type { OpAttrs, OpName, TapeNode } from './autograd/node.js';
 export { vjpRules, sumTo } from './autograd/vjp.js';
 export * from './autograd/fused.js';
 export * from './gradcheck.js';
+export * from './cli.js';
 
 import { CpuBackend } from './cpu/backend.js';
 import { registerBackend } from './registry.js';
@@ -32,6 +33,7 @@ import { registerBackend } from './registry.js';
 registerBackend({
   name: 'cpu',
   priority: 0,
+  variants: ['f32', 'f64'],
   create: async (variant) => {
     if (variant && variant !== 'f32' && variant !== 'f64') throw new Error(`cpu: unknown variant '${variant}' (use cpu, cpu:f32 or cpu:f64)`);
     return new CpuBackend({ precision: variant === 'f64' ? 'f64' : 'f32' });

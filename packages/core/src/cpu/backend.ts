@@ -71,7 +71,7 @@ export class CpuBackend implements Backend {
   constructor(opts: CpuBackendOptions = {}) {
     this.precision = opts.precision ?? 'f32';
     this.subgroupSize = opts.subgroupSize ?? 32;
-    this.name = this.precision === 'f64' ? 'cpu64' : 'cpu';
+    this.name = this.precision === 'f64' ? 'cpu:f64' : 'cpu';
     this.description = `reference IR interpreter, ${this.precision}, subgroup size ${this.subgroupSize}`;
     this.capabilities = {
       features: new Set(['workgroupMemory', 'subgroups']),
