@@ -127,7 +127,7 @@ export async function useBackend(name?: string, opts: UseBackendOptions = {}): P
 
 /**
  * The one line that names a backend and why it was chosen, e.g.
- * `backend: webgpu (nvidia-h100-80gb-hbm3) — best available`,
+ * `backend: webgpu (nvidia-h200) — best available` (an H200 through Dawn/Vulkan),
  * `backend: gpujs:webasm (WebAssembly SIMD, worker threads) — webgpu skipped: software adapter (llvmpipe)`.
  */
 export function formatBackendLine(backend: Backend, fallbacks: BackendFallback[] = [], requested = false): string {
