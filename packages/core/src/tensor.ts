@@ -96,13 +96,15 @@ export class Tensor {
     return this.storage;
   }
 
-  /** Releases the tensor's buffer (when no view shares it). Idempotent. */
+  /** Releases the tensor's buffer (when no view shares it) and its gradient. Idempotent. */
   dispose(): void {
     if (!this.storage) return;
     this.storage.release();
     this.storage = null;
     untrackTensor(this);
     this.node = null;
+    this.grad?.dispose();
+    this.grad = null;
   }
 
   /** Reads the elements back (waits for pending device work). */
