@@ -42,10 +42,14 @@ export class Tensor {
     trackTensor(this);
   }
 
-  /** Allocates an uninitialised tensor on a backend (ops fill it). */
-  static empty(shape: readonly number[], dtype: DType, backend: Backend): Tensor {
+  /**
+   * Allocates an uninitialised tensor on a backend (ops fill it). `op` names the op in the error when the
+   * tensor exceeds the backend's largest buffer, which is checked before anything is allocated.
+   */
+  static empty(shape: readonly number[], dtype: DType, backend: Backend, op = 'Tensor.empty'): Tensor {
     checkShape(shape);
     const size = shape.reduce((a, b) => a * b, 1);
+    checkBufferSize(op, shape, dtype, backend);
     return new Tensor(shape, dtype, backend, new Storage(backend, backend.allocate(size, dtype)));
   }
 
@@ -129,6 +133,19 @@ export class Tensor {
 
   toString(): string {
     return `Tensor(#${this.id}, [${this.shape}], ${this.dtype}, ${this.backend.name}${this.disposed ? ', disposed' : ''})`;
+  }
+}
+
+/**
+ * Throws when a tensor of `shape` would exceed the backend's largest buffer (elements of 4 bytes, as
+ * bindings count them), naming the op, the elements, the bytes and the limit.
+ */
+export function checkBufferSize(op: string, shape: readonly number[], dtype: DType, backend: Backend): void {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const bytes = size * 4;
+  const limit = backend.capabilities.limits.maxBufferSize;
+  if (bytes > limit) {
+    throw new Error(`${op}: shape [${shape.join(', ')}] (${dtype}) has ${size} elements (${bytes} bytes), more than the largest buffer of backend '${backend.name}' (${limit} bytes)`);
   }
 }
 

@@ -94,6 +94,11 @@ export class CpuBackend implements Backend {
 
   allocate(length: number, dtype: DType): DeviceBuffer {
     if (!Number.isInteger(length) || length < 0) throw new Error(`cpu: cannot allocate ${length} elements`);
+    // Checked before the typed array exists: past the limit it would take gigabytes, or throw a RangeError.
+    const limit = this.capabilities.limits.maxBufferSize;
+    if (length * 4 > limit) {
+      throw new Error(`${this.name}: a buffer of ${length} ${dtype} elements (${length * 4} bytes) exceeds this backend's largest buffer (${limit} bytes)`);
+    }
     const buf = new CpuBuffer(length, dtype, dtype === 'f32' ? this.floatArray(length) : new Int32Array(length));
     this.counter.allocated(buf.bytes);
     return buf;

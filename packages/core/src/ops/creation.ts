@@ -1,7 +1,7 @@
 // Tensor creation: from host arrays, constants, ranges and seeded random numbers.
 import type { Backend, DType } from '../backend.js';
 import { getBackend } from '../registry.js';
-import { Tensor, checkShape } from '../tensor.js';
+import { Tensor, checkBufferSize, checkShape } from '../tensor.js';
 import { fillKernel } from './kernels.js';
 import { runMap } from './launch.js';
 import { fmt, sizeOf } from './shape-utils.js';
@@ -24,20 +24,21 @@ export function tensor(data: ArrayLike<number>, shape?: readonly number[], opts:
       if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) throw new Error(`tensor: value ${v} at ${i} is not an i32`);
     }
   }
-  const t = Tensor.empty(s, dtype, opts.backend ?? getBackend());
+  const t = Tensor.empty(s, dtype, opts.backend ?? getBackend(), 'tensor');
   if (data.length) t.backend.write(t.buffer, data);
   if (dtype === 'i32') t.hostValues = Int32Array.from(data);
   return t;
 }
 
-export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
+function filled(op: string, shape: readonly number[], value: number, opts: CreateOptions): Tensor {
   const dtype = opts.dtype ?? 'f32';
-  const t = Tensor.empty(shape, dtype, opts.backend ?? getBackend());
+  const t = Tensor.empty(shape, dtype, opts.backend ?? getBackend(), op);
   return runMap(fillKernel(dtype), t, {}, { value });
 }
 
-export const zeros = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 0, opts);
-export const ones = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 1, opts);
+export const full = (shape: readonly number[], value: number, opts: CreateOptions = {}) => filled('full', shape, value, opts);
+export const zeros = (shape: readonly number[], opts: CreateOptions = {}) => filled('zeros', shape, 0, opts);
+export const ones = (shape: readonly number[], opts: CreateOptions = {}) => filled('ones', shape, 1, opts);
 export const zerosLike = (t: Tensor) => zeros(t.shape, { dtype: t.dtype, backend: t.backend });
 export const onesLike = (t: Tensor) => ones(t.shape, { dtype: t.dtype, backend: t.backend });
 
@@ -58,10 +59,17 @@ export interface RandomOptions {
 
 const rngFor = (opts: RandomOptions): Rng => (opts.seed === undefined ? defaultRng() : mulberry32(opts.seed));
 
+/** The element count of a host-generated tensor, checked against the backend before the host data exist. */
+function hostCount(op: string, shape: readonly number[], dtype: DType, opts: RandomOptions): number {
+  checkShape(shape);
+  checkBufferSize(op, shape, dtype, opts.backend ?? getBackend());
+  return sizeOf(shape);
+}
+
 /** Normally distributed values (mean, std). */
 export function randn(shape: readonly number[], opts: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
+  const n = hostCount('randn', shape, 'f32', opts);
   const rng = rngFor(opts);
-  const n = sizeOf(shape);
   const data = new Float64Array(n);
   for (let i = 0; i < n; i += 2) {
     // Box-Muller: two normals per two uniforms.
@@ -79,14 +87,20 @@ export function randn(shape: readonly number[], opts: RandomOptions & { mean?: n
 
 /** Uniform values in [low, high). */
 export function uniform(shape: readonly number[], low = 0, high = 1, opts: RandomOptions = {}): Tensor {
+  const n = hostCount('uniform', shape, 'f32', opts);
   const rng = rngFor(opts);
-  const data = Float64Array.from({ length: sizeOf(shape) }, () => low + (high - low) * rng());
+  const data = Float64Array.from({ length: n }, () => low + (high - low) * rng());
   return tensor(data, shape, { backend: opts.backend });
 }
 
-/** Uniform integers in [low, high), as i32. */
+/** Uniform integers in [low, high), as i32; the bounds are i32 integers with low < high. */
 export function randint(shape: readonly number[], low: number, high: number, opts: RandomOptions = {}): Tensor {
+  if (!Number.isInteger(low) || !Number.isInteger(high) || low < -(2 ** 31) || high > 2 ** 31) {
+    throw new Error(`randint: low and high must be integers within the i32 range, got low ${low} and high ${high}`);
+  }
+  if (high <= low) throw new Error(`randint: the range [low, high) = [${low}, ${high}) is empty: high must exceed low`);
+  const n = hostCount('randint', shape, 'i32', opts);
   const rng = rngFor(opts);
-  const data = Int32Array.from({ length: sizeOf(shape) }, () => low + Math.floor((high - low) * rng()));
+  const data = Int32Array.from({ length: n }, () => low + Math.floor((high - low) * rng()));
   return tensor(data, shape, { backend: opts.backend, dtype: 'i32' });
 }

@@ -20,7 +20,7 @@ import { broadcastShapes, broadcastStrides, fmt, requireSameBackend, sameShape }
 export function mapElementwise(name: string, inputs: Tensor[], outDtype: DType, fn: ElementwiseFn, scalars: number[] = []): Tensor {
   requireSameBackend(name, ...inputs);
   const outShape = broadcastShapes(name, ...inputs.map((t) => t.shape));
-  const out = Tensor.empty(outShape, outDtype, inputs[0]!.backend);
+  const out = Tensor.empty(outShape, outDtype, inputs[0]!.backend, name);
   const contiguous = inputs.every((t) => sameShape(t.shape, outShape));
   const rank = contiguous ? 0 : outShape.length;
   const kernel = elementwiseKernel(name, inputs.map((t) => t.dtype as NumericScalar), outDtype, rank, scalars.length, fn);

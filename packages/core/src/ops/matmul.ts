@@ -72,7 +72,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const eb = operand(b, batchB);
   const aBatch = sizeOf(ea.shape.slice(0, -2)) === 1 ? 0 : M * K;
   const bBatch = sizeOf(eb.shape.slice(0, -2)) === 1 ? 0 : K * N;
-  const out = Tensor.empty([...batch, M, N], 'f32', a.backend);
+  const out = Tensor.empty([...batch, M, N], 'f32', a.backend, 'matmul');
   if (out.size > 0) runVariant<MatmulProblem>('matmul', a.backend, { a: ea, b: eb, out, M, N, K, transA, transB, aBatchStride: aBatch, bBatchStride: bBatch });
   if (ea !== a) ea.dispose();
   if (eb !== b) eb.dispose();

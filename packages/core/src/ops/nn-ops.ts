@@ -30,7 +30,7 @@ export function logsumexp(x: Tensor, axis = -1, opts: { keepDims?: boolean } = {
     return permute(r, back);
   }
   const shape = opts.keepDims ? [...x.shape.slice(0, -1), 1] : x.shape.slice(0, -1);
-  const out = Tensor.empty(shape, 'f32', x.backend);
+  const out = Tensor.empty(shape, 'f32', x.backend, 'logsumexp');
   if (out.size > 0) runVariant<RowReduction>('reduceRows', x.backend, { kind: 'logsumexp', src: x, out, K: lastAxisRows(x), scale: 1 });
   return record('logsumexp', [x], out, {});
 }
@@ -57,9 +57,9 @@ export function layerNorm(x: Tensor, weight?: Tensor, bias?: Tensor, eps = 1e-5)
     if (p && (p.rank !== 1 || p.shape[0] !== K)) throw new Error(`layerNorm: weight and bias must be [${K}], got ${fmt(p.shape)}`);
   }
   const statShape = [...x.shape.slice(0, -1), 1];
-  const mean = Tensor.empty(statShape, 'f32', x.backend);
+  const mean = Tensor.empty(statShape, 'f32', x.backend, 'layerNorm');
   runVariant<RowReduction>('reduceRows', x.backend, { kind: 'sum', src: x, out: mean, K, scale: 1 / K });
-  const rstd = Tensor.empty(statShape, 'f32', x.backend);
+  const rstd = Tensor.empty(statShape, 'f32', x.backend, 'layerNorm');
   runMap(rowRstdKernel(), rstd, { src: x, mean }, { K, eps });
   const normalized = layerNormApply(x, mean, rstd);
   let y = record('layerNorm', [x], normalized, { eps }, [mean, rstd]);

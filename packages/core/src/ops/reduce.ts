@@ -47,7 +47,7 @@ function reduceRows(kind: 'sum' | 'max', x: Tensor, axes: number[], keepDims: bo
   if (kind === 'max' && K === 0) throw new Error(`max: cannot reduce an empty axis of [${x.shape}]`);
   const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept.map((i) => x.shape[i]!);
   const moved = order.every((a, i) => a === i) ? x : noGrad(() => permute(x, order));
-  const out = Tensor.empty(outShape, x.dtype, x.backend);
+  const out = Tensor.empty(outShape, x.dtype, x.backend, kind);
   if (out.size > 0) runVariant<RowReduction>('reduceRows', x.backend, { kind, src: moved, out, K, scale: 1 });
   if (moved !== x) moved.dispose();
   return out;

@@ -7,8 +7,8 @@ import { contiguousStrides, indexedUniforms, runMap } from './launch.js';
 import { broadcastShapes, broadcastStrides, fmt, normalizeAxis, requireSameBackend, sameShape, sizeOf } from './shape-utils.js';
 
 /** Copies `src` read through (strides, offset) into a new contiguous tensor of `shape`. */
-function stridedCopy(src: Tensor, shape: readonly number[], strides: readonly number[], offset: number): Tensor {
-  const out = Tensor.empty(shape, src.dtype, src.backend);
+function stridedCopy(op: string, src: Tensor, shape: readonly number[], strides: readonly number[], offset: number): Tensor {
+  const out = Tensor.empty(shape, src.dtype, src.backend, op);
   return runMap(stridedCopyKernel(src.dtype as NumericScalar, shape.length), out, { src }, {
     ...indexedUniforms('shape', shape), ...indexedUniforms('src_st', strides), src_off: offset,
   });
@@ -33,7 +33,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
     throw new Error(`permute: ${fmt(perm)} is not a permutation of ${x.rank} axes`);
   }
   const inStrides = contiguousStrides(x.shape);
-  const out = stridedCopy(x, p.map((a) => x.shape[a]!), p.map((a) => inStrides[a]!), 0);
+  const out = stridedCopy('permute', x, p.map((a) => x.shape[a]!), p.map((a) => inStrides[a]!), 0);
   return record('permute', [x], out, { perm: p });
 }
 
@@ -60,7 +60,7 @@ export function slice(x: Tensor, starts: readonly number[], ends: readonly numbe
   });
   const strides = contiguousStrides(x.shape);
   const offset = s.reduce((acc, v, i) => acc + v * strides[i]!, 0);
-  const out = stridedCopy(x, s.map((v, i) => e[i]! - v), strides, offset);
+  const out = stridedCopy('slice', x, s.map((v, i) => e[i]! - v), strides, offset);
   return record('slice', [x], out, { starts: s, ends: e });
 }
 
@@ -69,7 +69,7 @@ export function pad(x: Tensor, starts: readonly number[], shape: readonly number
   if (starts.length !== x.rank || shape.length !== x.rank || x.shape.some((d, i) => starts[i]! < 0 || starts[i]! + d > shape[i]!)) {
     throw new Error(`pad: ${fmt(x.shape)} at ${fmt(starts)} does not fit in ${fmt(shape)}`);
   }
-  const out = Tensor.empty(shape, x.dtype, x.backend);
+  const out = Tensor.empty(shape, x.dtype, x.backend, 'pad');
   runMap(padKernel(x.dtype as NumericScalar, x.rank), out, { src: x }, {
     ...indexedUniforms('shape', shape), ...indexedUniforms('start', starts),
     ...indexedUniforms('srcShape', x.shape), ...indexedUniforms('src_st', contiguousStrides(x.shape)),
@@ -95,7 +95,7 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   }
   const shape = [...first.shape];
   shape[a] = xs.reduce((s, t) => s + t.shape[a]!, 0);
-  const out = Tensor.empty(shape, first.dtype, first.backend);
+  const out = Tensor.empty(shape, first.dtype, first.backend, 'concat');
   const uniforms: Record<string, number> = indexedUniforms('shape', shape);
   const buffers: Record<string, Tensor> = {};
   let lo = 0;
@@ -113,6 +113,6 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
 export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   const target = broadcastShapes('broadcastTo', x.shape, shape);
   if (!sameShape(target, shape)) throw new Error(`broadcastTo: ${fmt(x.shape)} cannot broadcast to ${fmt(shape)}`);
-  const out = stridedCopy(x, shape, broadcastStrides(x.shape, shape), 0);
+  const out = stridedCopy('broadcastTo', x, shape, broadcastStrides(x.shape, shape), 0);
   return record('broadcastTo', [x], out, {});
 }
