@@ -28,8 +28,8 @@ export interface OpAttrs {
   broadcastTo: None;
   gather: None;
   scatterAdd: { rows: number };
-  pick: None;
-  oneHot: { depth: number };
+  pick: { ignoreIndex: number | null };
+  oneHot: { depth: number; ignoreIndex: number | null };
   logsumexp: None;
   layerNorm: { eps: number };
   fused: { def: FusedOpDefinition; attrs: unknown };

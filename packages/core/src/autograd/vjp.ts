@@ -22,6 +22,7 @@ export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
 }
 
 const x0 = (n: TapeNode) => n.inputs[0]!;
+const ignoring = (ignoreIndex: number | null) => (ignoreIndex === null ? {} : { ignoreIndex });
 const x1 = (n: TapeNode) => n.inputs[1]!;
 /** g ⊙ f(x, y) elementwise, for rules of the form dy/dx = f(...). */
 const scaled = (name: string, ts: Tensor[], f: Parameters<typeof mapElementwise>[3]) => mapElementwise(name, ts, 'f32', f);
@@ -107,8 +108,8 @@ export const vjpRules: RuleTable = {
 
   gather: (g, n) => [scatterAdd(g, x1(n), x0(n).shape[0]!), null],
   scatterAdd: (g, n) => [gather(g, x1(n)), null],
-  pick: (g, n) => [oneHot(g, x1(n), x0(n).shape[x0(n).rank - 1]!), null],
-  oneHot: (g, n) => [pick(g, x1(n)), null],
+  pick: (g, n) => [oneHot(g, x1(n), x0(n).shape[x0(n).rank - 1]!, ignoring(n.attrs.ignoreIndex)), null],
+  oneHot: (g, n) => [pick(g, x1(n), ignoring(n.attrs.ignoreIndex)), null],
 
   logsumexp: (g, n) => {
     const x = x0(n);

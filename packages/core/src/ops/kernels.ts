@@ -171,54 +171,89 @@ export function matmulMapKernel(): Kernel {
       }));
 }
 
-/** out[n, d] = table[ids[n], d] (0 for an id outside [0, V)): embedding lookup. */
+/**
+ * NaN computed at run time (0 / 0 of a runtime zero made from the i32 `v`): WGSL refuses a NaN constant,
+ * uniforms must be finite, and no compiler may fold x * 0 for floats. It marks an index outside its range
+ * that no host check could catch (device-computed indices).
+ */
+export function runtimeNaN(b: KernelBuilder, v: Ex): Ex {
+  const zero = b.let('zero', v.toF32().mul(0));
+  return b.let('nan', zero.div(zero));
+}
+
+/**
+ * Whether id names nothing (the row is ignored): id == ignore where the uniform `ignore_any` is 0, any
+ * negative id where it is 1 (pick and oneHot without an ignoreIndex).
+ */
+function ignoredId(b: KernelBuilder, id: Ex): Ex {
+  const anyNegative = b.uniform('ignore_any', 'i32');
+  return anyNegative.ne(0).and(id.lt(0)).or(anyNegative.eq(0).and(id.eq(b.uniform('ignore', 'i32'))));
+}
+
+/**
+ * out[n, d] = table[ids[n], d]: embedding lookup. An id outside [0, V) gives a row of NaN (f32 tables; host
+ * ids are checked before this runs, and i32 tables take host ids only).
+ */
 export function gatherRowsKernel(type: NumericScalar): Kernel {
   return memoKernel(`gather:${type}`, () =>
     defineMapKernel('gather_rows', { workgroupSize: WG, outputType: type },
       (b) => ({ table: b.input('table', type), ids: b.input('ids', 'i32'), D: b.uniform('D', 'i32'), V: b.uniform('V', 'i32') }),
       ({ b, index }, { table, ids, D, V }) => {
         const row = b.let('row', ids.at(index.div(D)));
-        const v = b.var('v', type === 'f32' ? f32(0) : i32(0));
+        const v = b.var('v', type === 'f32' ? runtimeNaN(b, row) : i32(0));
         b.if(row.ge(0).and(row.lt(V)), () => v.set(table.at(row.mul(D).add(index.mod(D)))));
         return v;
       }));
 }
 
-/** out[v, d] = Σ_{n: ids[n] = v} src[n, d]: the gradient of gatherRows, one owner per output element. */
+/**
+ * out[v, d] = Σ_{n: ids[n] = v} src[n, d]: the gradient of gatherRows, one owner per output element. An id
+ * outside [0, rows) has no row to add to: it makes every element NaN.
+ */
 export function scatterAddRowsKernel(): Kernel {
   return memoKernel('scatter_add', () =>
     defineMapKernel('scatter_add_rows', { workgroupSize: WG, outputType: 'f32' },
-      (b) => ({ src: b.input('src', 'f32'), ids: b.input('ids', 'i32'), D: b.uniform('D', 'i32'), N: b.uniform('N', 'i32') }),
-      ({ b, index }, { src, ids, D, N }) => {
+      (b) => ({ src: b.input('src', 'f32'), ids: b.input('ids', 'i32'), D: b.uniform('D', 'i32'), N: b.uniform('N', 'i32'), R: b.uniform('rows', 'i32') }),
+      ({ b, index }, { src, ids, D, N, R }) => {
         const row = b.let('row', index.div(D));
         const col = b.let('col', index.mod(D));
+        const nan = runtimeNaN(b, row);
         const acc = b.var('acc', f32(0));
-        b.for('n', 0, N, (n) => b.if(ids.at(n).eq(row), () => acc.set(acc.add(src.at(n.mul(D).add(col))))));
+        b.for('n', 0, N, (n) => {
+          const id = b.let('id', ids.at(n));
+          b.if(id.eq(row), () => acc.set(acc.add(src.at(n.mul(D).add(col)))));
+          b.if(id.lt(0).or(id.ge(R)), () => acc.set(nan));
+        });
         return acc;
       }));
 }
 
-/** out[m] = src[m, ids[m]] (0 for an id outside [0, K)). */
+/** out[m] = src[m, ids[m]]; an ignored id (see ignoredId) gives 0, any other id outside [0, K) NaN. */
 export function pickKernel(): Kernel {
   return memoKernel('pick', () =>
     defineMapKernel('pick', { workgroupSize: WG, outputType: 'f32' },
       (b) => ({ src: b.input('src', 'f32'), ids: b.input('ids', 'i32'), K: b.uniform('K', 'i32') }),
       ({ b, index }, { src, ids, K }) => {
         const col = b.let('col', ids.at(index));
-        const v = b.var('v', f32(0));
+        const v = b.var('v', ignoredId(b, col).select(f32(0), runtimeNaN(b, col)));
         b.if(col.ge(0).and(col.lt(K)), () => v.set(src.at(index.mul(K).add(col))));
         return v;
       }));
 }
 
-/** out[m, k] = ids[m] == k ? src[m] : 0: the gradient of pick. */
+/**
+ * out[m, k] = ids[m] == k ? src[m] : 0: the gradient of pick. An ignored id gives a row of zeros, any
+ * other id outside [0, K) a row of NaN.
+ */
 export function oneHotKernel(): Kernel {
   return memoKernel('onehot', () =>
     defineMapKernel('one_hot', { workgroupSize: WG, outputType: 'f32' },
       (b) => ({ src: b.input('src', 'f32'), ids: b.input('ids', 'i32'), K: b.uniform('K', 'i32') }),
-      ({ index }, { src, ids, K }) => {
-        const m = index.div(K);
-        return ids.at(m).eq(index.mod(K)).select(src.at(m), f32(0));
+      ({ b, index }, { src, ids, K }) => {
+        const m = b.let('m', index.div(K));
+        const id = b.let('id', ids.at(m));
+        const bad = b.let('bad', id.lt(0).or(id.ge(K)).and(ignoredId(b, id).not()));
+        return bad.select(runtimeNaN(b, id), id.eq(index.mod(K)).select(src.at(m), f32(0)));
       }));
 }
 

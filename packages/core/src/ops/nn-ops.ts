@@ -8,9 +8,9 @@ import type { RowReduction } from './reduce.js';
 import { runMap } from './launch.js';
 import { fmt, normalizeAxis, requireDtype, requireSameBackend } from './shape-utils.js';
 import { permute } from './shape-ops.js';
-import { add, compareScalar, div, exp, mapElementwise, maximum, mul, sub } from './elementwise.js';
+import { add, compareScalar, div, exp, mapElementwise, mul, sub, where } from './elementwise.js';
 import { sum } from './reduce.js';
-import { pick } from './index-ops.js';
+import { checkHostIds, pick } from './index-ops.js';
 import { full } from './creation.js';
 
 const lastAxisRows = (x: Tensor) => x.shape[x.rank - 1]!;
@@ -76,7 +76,10 @@ export interface CrossEntropyOptions {
 
 /**
  * Cross-entropy of logits [N, V] against targets i32 [N], computed naively from materialised logits:
- * loss_i = logsumexp(logits_i) - logits_i[t_i]. The mean divides by the number of non-ignored targets.
+ * loss_i = logsumexp(logits_i) - logits_i[t_i], exactly 0 for an ignored target. The mean divides by the
+ * number of non-ignored targets; over none it is 0 / 0 = NaN, with zero gradients (PyTorch's results).
+ * Host-known targets must lie in [0, V) or equal ignoreIndex (checked before any kernel runs); a
+ * device-computed target outside gives that token a NaN loss.
  */
 export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropyOptions = {}): Tensor {
   const ignoreIndex = opts.ignoreIndex ?? -100;
@@ -87,11 +90,15 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   if (logits.rank !== 2 || targets.rank !== 1 || targets.shape[0] !== logits.shape[0]) {
     throw new Error(`crossEntropy: logits must be [N, V] and targets [N], got ${fmt(logits.shape)} and ${fmt(targets.shape)}`);
   }
+  const V = logits.shape[1]!;
+  checkHostIds('crossEntropy', targets, V, 'target', 'the classes of logits', (t) => t === ignoreIndex, ` and is not ignoreIndex (${ignoreIndex})`);
   const valid = compareScalar(targets, 'ne', ignoreIndex);
-  const perToken = mul(sub(logsumexp(logits), pick(logits, targets)), valid);
+  // A select, not a product: an ignored token adds exactly nothing, and its gradient stays 0 when the
+  // mean's divisor is 0 (0 * Infinity would be NaN).
+  const zero = full([], 0, { backend: logits.backend });
+  const perToken = where(valid, sub(logsumexp(logits), pick(logits, targets, { ignoreIndex })), zero);
   if (reduction === 'none') return perToken;
   const total = sum(perToken);
   if (reduction === 'sum') return total;
-  const count = noGrad(() => maximum(sum(valid), full([], 1, { backend: logits.backend })));
-  return div(total, count);
+  return div(total, noGrad(() => sum(valid)));
 }
