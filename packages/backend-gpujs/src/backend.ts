@@ -451,6 +451,9 @@ export class GpujsBackend implements Backend {
   }
 
   private argument(b: GpujsBuffer): unknown {
+    // gpu.js cannot take an empty array (it reads the first element to learn its type); a kernel never
+    // reads a buffer of no elements, so any one-element stand-in serves.
+    if (b.length === 0) return this.mode === 'webgpu' ? this.dummy() : new Float32Array(1);
     switch (this.mode) {
       case 'webasm':
       case 'cpu':

@@ -9,7 +9,7 @@ import { registerVariant, runVariant } from './variants.js';
 import { runMap } from './launch.js';
 import { normalizeAxis, sizeOf } from './shape-utils.js';
 import { permute } from './shape-ops.js';
-import { mulScalar } from './elementwise.js';
+import { div, mulScalar } from './elementwise.js';
 
 /** Reduces each row of a contiguous [M, K] `src` into out [M] (M = out.size); sums are times `scale`. */
 export interface RowReduction {
@@ -67,8 +67,11 @@ export function max(x: Tensor, axes?: number | readonly number[], opts: ReduceOp
   return record('max', [x], reduceRows('max', x, a, keepDims), { axes: a, keepDims });
 }
 
+/** Mean over `axes` (all by default); over no element it is 0 / 0 = NaN, as in PyTorch. */
 export function mean(x: Tensor, axes?: number | readonly number[], opts: ReduceOptions = {}): Tensor {
   const a = normalizeAxes('mean', x, axes);
   const count = sizeOf(a.map((i) => x.shape[i]!));
-  return mulScalar(sum(x, a, opts), 1 / Math.max(count, 1));
+  const total = sum(x, a, opts);
+  // A sum over nothing is 0; dividing it by itself gives the NaN at run time (uniforms must be finite).
+  return count === 0 ? div(total, total) : mulScalar(total, 1 / count);
 }

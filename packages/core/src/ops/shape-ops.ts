@@ -20,7 +20,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const inferred = shape.length - known.length;
   if (inferred > 1) throw new Error(`reshape: at most one -1 in ${fmt(shape)}`);
   const rest = sizeOf(known);
-  const full = shape.map((d) => (d === -1 ? (rest === 0 ? 0 : x.size / rest) : d));
+  if (inferred && rest === 0 && x.size === 0) throw new Error(`reshape: the -1 in ${fmt(shape)} is ambiguous for ${fmt(x.shape)} (0 elements): any size fits`);
+  const full = shape.map((d) => (d === -1 ? (rest === 0 ? NaN : x.size / rest) : d));
   if (sizeOf(full) !== x.size || full.some((d) => !Number.isInteger(d) || d < 0)) {
     throw new Error(`reshape: cannot reshape ${fmt(x.shape)} (${x.size} elements) to ${fmt(shape)}`);
   }
