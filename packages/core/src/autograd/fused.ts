@@ -7,8 +7,8 @@
 //     backward: (g, { inputs: [x], attrs: { k } }) => [mapElementwise('sq_b', [x, g], 'f32', ([v, gr], [s]) => v.mul(gr).mul(s), [2 * k])],
 //   });
 import type { Tensor } from '../tensor.js';
-import { noGrad, record } from './tape.js';
-import { scopeSync } from '../memory.js';
+import { describeValue, noGrad, record } from './tape.js';
+import { TENSOR_BRAND, scopeSync } from '../memory.js';
 
 export interface FusedBackwardContext<A> {
   inputs: Tensor[];
@@ -21,10 +21,45 @@ export interface FusedBackwardContext<A> {
 
 export interface FusedOpDefinition<A = unknown> {
   name: string;
-  /** Computes the output (and tensors the backward needs) from the inputs; nothing inside is recorded. */
+  /**
+   * Computes the output (a new tensor: not one of the inputs) and tensors the backward needs from the
+   * inputs; nothing inside is recorded. The saved tensors belong to the tape: the backward that walks
+   * the node releases them (hand callers a view of one if they need it longer).
+   */
   forward(inputs: Tensor[], attrs: A): { output: Tensor; saved?: Tensor[] };
-  /** Gradients of the inputs, given the gradient of the output. */
+  /**
+   * Gradients of the inputs, given the gradient of the output: one entry per input, each an f32 tensor of
+   * that input's shape or null (the tape checks this and names the op in its errors).
+   */
   backward(grad: Tensor, ctx: FusedBackwardContext<A>): (Tensor | null)[];
+}
+
+const isTensor = (v: unknown): v is Tensor => typeof v === 'object' && v !== null && TENSOR_BRAND in v;
+
+function checkDefinition(def: FusedOpDefinition<never>): void {
+  if (!def || typeof def.name !== 'string' || !def.name) throw new TypeError(`defineFusedOp: a fused op needs a name, got ${describeValue(def?.name)}`);
+  for (const f of ['forward', 'backward'] as const) {
+    if (typeof def[f] !== 'function') throw new TypeError(`fused op '${def.name}': ${f} must be a function, got ${describeValue(def[f])}`);
+  }
+}
+
+/** Checks what a forward returned. */
+function checkForward(def: FusedOpDefinition<never>, inputs: Tensor[], result: unknown): { output: Tensor; saved: Tensor[] } {
+  const r = result as { output?: unknown; saved?: unknown } | null | undefined;
+  // What the forward made is disposed by its scope when this throws.
+  const fail = (why: string): never => {
+    throw new TypeError(`fused op '${def.name}': forward ${why}`);
+  };
+  if (!r || typeof r !== 'object' || !isTensor(r.output)) {
+    return fail(`must return { output: Tensor, saved?: Tensor[] }, got ${describeValue(r)}${r && typeof r === 'object' ? ` with output ${describeValue(r.output)}` : ''}`);
+  }
+  if (r.saved !== undefined && (!Array.isArray(r.saved) || !r.saved.every(isTensor))) {
+    return fail(`returned saved = ${describeValue(r.saved)}; saved must be an array of tensors`);
+  }
+  const output = r.output as Tensor;
+  if (output.disposed) return fail(`returned a disposed output ${output}`);
+  if (inputs.includes(output)) return fail(`returned its input ${output} as the output; return a new tensor (a view, such as reshape, will do)`);
+  return { output, saved: (r.saved as Tensor[] | undefined) ?? [] };
 }
 
 /**
@@ -33,13 +68,16 @@ export interface FusedOpDefinition<A = unknown> {
  * them; if not, the caller disposes the saved ones it does not use).
  */
 export function applyFusedOp<A>(def: FusedOpDefinition<A>, inputs: Tensor[], attrs: A): { output: Tensor; saved: Tensor[]; recorded: boolean } {
-  const { output, saved = [] } = noGrad(() => scopeSync(() => def.forward(inputs, attrs)));
+  checkDefinition(def as FusedOpDefinition<never>);
+  if (!Array.isArray(inputs) || !inputs.every(isTensor)) throw new TypeError(`fused op '${def.name}': inputs must be an array of tensors, got ${describeValue(inputs)}`);
+  const { output, saved } = noGrad(() => scopeSync(() => checkForward(def as FusedOpDefinition<never>, inputs, def.forward(inputs, attrs))));
   record('fused', inputs, output, { def: def as FusedOpDefinition, attrs }, saved);
   return { output, saved, recorded: output.node !== null };
 }
 
 /** Registers a fused op; the returned function runs it and records one tape node. */
 export function defineFusedOp<A>(def: FusedOpDefinition<A>): (inputs: Tensor[], attrs: A) => Tensor {
+  checkDefinition(def as FusedOpDefinition<never>);
   return (inputs, attrs) => {
     const { output, saved, recorded } = applyFusedOp(def, inputs, attrs);
     if (!recorded) for (const t of saved) if (t !== output) t.dispose();

@@ -44,4 +44,9 @@ export interface TapeNode<K extends OpName = OpName> {
   /** Extra tensors the backward needs beyond inputs and output (e.g. layerNorm's mean and rstd). */
   saved: Tensor[];
   attrs: OpAttrs[K];
+  /**
+   * Set when a backward walked this node without retainGraph: its saved tensors are released, and a
+   * later backward through it is refused (it would add every gradient a second time).
+   */
+  freed?: boolean;
 }

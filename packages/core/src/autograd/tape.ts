@@ -1,7 +1,7 @@
 // The tape: ops record a node on their output when any input requires a gradient; backward() sorts the
 // graph once and walks it in reverse, applying each node's VJP rule and accumulating gradients.
 import type { Tensor } from '../tensor.js';
-import { keep, scopeSync } from '../memory.js';
+import { TENSOR_BRAND, keep, scopeSync } from '../memory.js';
 import type { OpAttrs, OpName, TapeNode } from './node.js';
 import { vjpRules } from './vjp.js';
 import { add, onesLike } from '../ops/api.js';
@@ -53,16 +53,79 @@ function topoSort(root: Tensor): TapeNode[] {
   return order;
 }
 
+/** How messages name a node's op: a fused op by its own name. */
+export function opLabel(node: TapeNode): string {
+  return node.op === 'fused' ? `fused op '${(node.attrs as OpAttrs['fused']).def.name}'` : `'${node.op}'`;
+}
+
+/** A value as error messages show it (what a rule or a fused op returned instead of a tensor). */
+export function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (typeof v === 'object' && TENSOR_BRAND in v) return String(v);
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (typeof v === 'object') return `a ${(v as object).constructor?.name ?? 'object'}`;
+  return `the ${typeof v} ${String(v)}`;
+}
+
+const isTensor = (v: unknown): v is Tensor => typeof v === 'object' && v !== null && TENSOR_BRAND in v;
+
+/**
+ * Checks what a VJP rule (a fused op's backward included) returned: an array with one entry per input,
+ * each null or an f32 tensor of that input's shape. Throws naming the op and the entry; disposes the
+ * returned tensors first.
+ */
+function checkRuleResult(node: TapeNode, result: unknown): (Tensor | null)[] {
+  const fail = (why: string): never => {
+    if (Array.isArray(result)) for (const t of result) if (isTensor(t) && !node.inputs.includes(t)) t.dispose();
+    throw new TypeError(`backward: the backward of ${opLabel(node)} ${why}`);
+  };
+  const n = node.inputs.length;
+  if (!Array.isArray(result) || result.length !== n) {
+    return fail(`returned ${describeValue(result)}; it must return an array with one gradient (a Tensor or null) per input (${n})`);
+  }
+  result.forEach((gi: unknown, i) => {
+    if (gi === null || gi === undefined) return;
+    const input = node.inputs[i]!;
+    if (!isTensor(gi)) fail(`gave ${describeValue(gi)} for input ${i}; a gradient is a Tensor or null`);
+    const t = gi as Tensor;
+    if (t.dtype !== 'f32') fail(`gave an ${t.dtype} gradient ${t} for input ${i} (${input}); gradients are f32`);
+    if (t.shape.join() !== input.shape.join()) {
+      fail(`gave a gradient of shape [${t.shape}] for input ${i} of shape [${input.shape}]`);
+    }
+  });
+  return result.map((gi: Tensor | null | undefined) => gi ?? null);
+}
+
+export interface BackwardOptions {
+  /**
+   * Keep the graph so that another backward can walk it again (adding its gradients once more). By
+   * default a backward frees the graph it walked: its saved tensors are released and a second backward
+   * through it is refused.
+   */
+  retainGraph?: boolean;
+}
+
 /**
  * Computes gradients of `root` (a one-element tensor, or any tensor with `gradient` given) with respect
- * to every leaf that requires one, adding them into `leaf.grad`. Gradient buffers of interior tensors are
- * released as soon as they are used.
+ * to every leaf that requires one, adding them into `leaf.grad` (so gradients of separate graphs, such
+ * as micro-batches, accumulate). Gradient buffers of interior tensors are released as soon as they are
+ * used. Then the walked graph is freed (see BackwardOptions): walking it twice would double every
+ * gradient, so that is refused unless the first backward passed `{ retainGraph: true }`. Options may
+ * take the gradient's place: `backward(loss, { retainGraph: true })`.
  */
-export function backward(root: Tensor, gradient?: Tensor): void {
+export function backward(root: Tensor, gradient?: Tensor | BackwardOptions | null, options: BackwardOptions = {}): void {
+  const seed = isTensor(gradient) ? gradient : null;
+  const opts = gradient && !isTensor(gradient) ? gradient : options;
   if (!root.requiresGrad) throw new Error(`backward: ${root} does not require grad (no input of its ops did)`);
-  if (!gradient && root.size !== 1) throw new Error(`backward: ${root} is not a scalar; pass the gradient of its elements`);
-  if (gradient && gradient.shape.join() !== root.shape.join()) {
-    throw new Error(`backward: gradient shape [${gradient.shape}] differs from the output's [${root.shape}]`);
+  if (!seed && root.size !== 1) throw new Error(`backward: ${root} is not a scalar; pass the gradient of its elements`);
+  if (seed && seed.shape.join() !== root.shape.join()) {
+    throw new Error(`backward: gradient shape [${seed.shape}] differs from the output's [${root.shape}]`);
+  }
+  const order = topoSort(root);
+  const freed = order.find((n) => n.freed);
+  if (freed) {
+    throw new Error(`backward: the graph of ${root} was freed by an earlier backward (it reached ${opLabel(freed)}, which made ${freed.output}); ` +
+      'walking it again would add its gradients twice: pass { retainGraph: true } to the earlier backward to keep it');
   }
   const grads = new Map<Tensor, Tensor>();
   try {
@@ -70,10 +133,11 @@ export function backward(root: Tensor, gradient?: Tensor): void {
   } finally {
     for (const g of grads.values()) g.dispose();
   }
+  if (!opts.retainGraph) freeGraph(order, root);
 
   function run(): void {
     noGrad(() => {
-      grads.set(root, gradient ? gradient.view(root.shape) : keep(onesLike(root)));
+      grads.set(root, seed ? seed.view(root.shape) : keep(onesLike(root)));
       const accumulate = (t: Tensor, g: Tensor) => {
         if (!t.node) {
           if (t.grad) {
@@ -97,16 +161,21 @@ export function backward(root: Tensor, gradient?: Tensor): void {
       };
       if (!root.node) {
         // A leaf: its gradient is the seed itself.
-        const seed = grads.get(root)!;
+        const leafSeed = grads.get(root)!;
         grads.delete(root);
-        accumulate(root, seed);
+        accumulate(root, leafSeed);
       }
-      for (const node of topoSort(root).reverse()) {
+      for (const node of [...order].reverse()) {
         const g = grads.get(node.output);
         if (!g) continue;
         grads.delete(node.output);
-        const rule = vjpRules[node.op] as (g: Tensor, n: TapeNode) => (Tensor | null)[];
-        const inputGrads = scopeSync(() => rule(g, node));
+        node.inputs.forEach((input, i) => {
+          if (input.requiresGrad && input.disposed) {
+            throw new Error(`backward: ${input}, input ${i} of ${opLabel(node)}, was disposed before backward (keep tensors that backward needs until it has run)`);
+          }
+        });
+        const rule = vjpRules[node.op] as (g: Tensor, n: TapeNode) => unknown;
+        const inputGrads = checkRuleResult(node, scopeSync(() => rule(g, node)));
         // A rule may pass its incoming gradient through, or return one tensor for two inputs: every owner
         // gets its own tensor (a view shares the buffer), made before any of them is accumulated.
         const handed = new Set<Tensor>([g]);
@@ -114,12 +183,6 @@ export function backward(root: Tensor, gradient?: Tensor): void {
         node.inputs.forEach((input, i) => {
           const gi = inputGrads[i];
           if (!gi || !input.requiresGrad) return;
-          if (input.disposed) {
-            throw new Error(`backward: ${input}, input ${i} of '${node.op}', was disposed before backward (keep tensors that backward needs until it has run)`);
-          }
-          if (gi.shape.join() !== input.shape.join()) {
-            throw new Error(`backward: the VJP of '${node.op}' gave a gradient of shape [${gi.shape}] for an input of shape [${input.shape}]`);
-          }
           owned.push([input, handed.has(gi) ? gi.view(gi.shape) : gi]);
           handed.add(gi);
         });
@@ -128,5 +191,23 @@ export function backward(root: Tensor, gradient?: Tensor): void {
         for (const [input, gi] of owned) accumulate(input, gi);
       }
     });
+  }
+}
+
+/**
+ * Marks the walked nodes freed and releases their saved tensors, except those that are tensors of the
+ * graph itself (an input or output of a node; a caller that hands out a saved tensor hands out a view,
+ * which keeps the buffer alive on its own).
+ */
+function freeGraph(order: TapeNode[], root: Tensor): void {
+  const graphTensors = new Set<Tensor>([root]);
+  for (const node of order) {
+    graphTensors.add(node.output);
+    for (const t of node.inputs) graphTensors.add(t);
+  }
+  for (const node of order) {
+    node.freed = true;
+    for (const t of node.saved) if (!graphTensors.has(t)) t.dispose();
+    node.saved = [];
   }
 }
