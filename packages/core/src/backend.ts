@@ -74,6 +74,12 @@ export interface Capabilities {
   mapOnly: boolean;
   /** dispatch() accepts BufferRange bindings. */
   bindingRanges?: boolean;
+  /**
+   * Workgroup tiling buys nothing here (the reference interpreter runs a workgroup's invocations one after
+   * another, so staging tiles in workgroup memory only adds work): ops choose their map variants by
+   * default, and tuned variants run only when forced (withVariant) or when nothing else is supported.
+   */
+  prefersMapKernels?: boolean;
   limits: Limits;
 }
 

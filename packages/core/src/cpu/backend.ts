@@ -78,6 +78,7 @@ export class CpuBackend implements Backend {
       subgroupSize: this.subgroupSize,
       mapOnly: false,
       bindingRanges: true,
+      prefersMapKernels: true,
       limits: {
         maxStorageBufferBindingSize: opts.maxStorageBufferBindingSize ?? 2 ** 31 - 1,
         maxBufferSize: 2 ** 31 - 1,

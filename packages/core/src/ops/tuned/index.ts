@@ -1,6 +1,7 @@
 // Tuned kernel variants (workgroup memory, barriers, vec4, subgroups). Importing this module registers
 // them with the variant registry; every backend whose capabilities allow them picks them over the map
-// kernels, and the CPU reference runs them too (tests force each one with withVariant).
+// kernels, except one that prefers map kernels (the CPU reference, where tiling only costs), which
+// still runs them when a test forces one with withVariant.
 import './matmul-tiled.js';
 import './reduce-rows.js';
 

@@ -270,6 +270,7 @@ const ENOUGH_TILES = { large: 64, huge: 256 };
 registerVariant<MatmulProblem>('matmul', {
   name: 'tiled-64x64',
   priority: 30,
+  tuned: true,
   supports: (backend, p) => usable(backend, p, TILE_MEDIUM)
     && !(tiledFits(backend, TILE_LARGE) && tileCount(p, TILE_LARGE) >= ENOUGH_TILES.large),
   run: (backend, p) => runTiledMatmul(backend, p, TILE_MEDIUM),
@@ -278,6 +279,7 @@ registerVariant<MatmulProblem>('matmul', {
 registerVariant<MatmulProblem>('matmul', {
   name: 'tiled-128x128',
   priority: 20,
+  tuned: true,
   supports: (backend, p) => usable(backend, p, TILE_LARGE)
     && !(tiledFits(backend, TILE_HUGE) && tileCount(p, TILE_HUGE) >= ENOUGH_TILES.huge),
   run: (backend, p) => runTiledMatmul(backend, p, TILE_LARGE),
@@ -286,6 +288,7 @@ registerVariant<MatmulProblem>('matmul', {
 registerVariant<MatmulProblem>('matmul', {
   name: 'tiled-256x128',
   priority: 10,
+  tuned: true,
   supports: (backend, p) => usable(backend, p, TILE_HUGE),
   run: (backend, p) => runTiledMatmul(backend, p, TILE_HUGE),
 });

@@ -117,6 +117,7 @@ const MIN_K = 64;
 registerVariant<RowReduction>('reduceRows', {
   name: 'workgroup-subgroups',
   priority: 30,
+  tuned: true,
   supports: (backend, p) => p.K >= MIN_K && workgroupReduceFits(backend, p, true),
   run: (backend, p) => runWorkgroupReduce(backend, p, true),
 });
@@ -124,6 +125,7 @@ registerVariant<RowReduction>('reduceRows', {
 registerVariant<RowReduction>('reduceRows', {
   name: 'workgroup',
   priority: 20,
+  tuned: true,
   supports: (backend, p) => p.K >= MIN_K && workgroupReduceFits(backend, p, false),
   run: (backend, p) => runWorkgroupReduce(backend, p, false),
 });
