@@ -26,7 +26,7 @@ export function naiveLinearCrossEntropy(e: Tensor, c: Tensor, targets: Tensor, o
   const t = C.reshape(shiftTargets(targets, o.shift, o.ignoreIndex), [N]);
   const valid = C.compareScalar(t, 'ne', o.ignoreIndex);
   const lse = C.logsumexp(logits);
-  let perToken = C.sub(lse, C.mulScalar(C.pick(logits, t), 1 - o.labelSmoothing));
+  let perToken = C.sub(lse, C.mulScalar(C.pick(logits, t, { ignoreIndex: o.ignoreIndex }), 1 - o.labelSmoothing));
   if (o.labelSmoothing > 0) perToken = C.sub(perToken, C.mulScalar(C.sum(logits, -1), o.labelSmoothing / V));
   if (o.zLoss > 0) perToken = C.add(perToken, C.mulScalar(C.mul(lse, lse), o.zLoss));
   // Ignored tokens add exactly nothing (a select, not a product: 0 * NaN would be NaN), as in PyTorch.

@@ -208,6 +208,7 @@ const boundsFit = (p: { bounds: BlockBounds | null }, role: EngineRole) => !!p.b
 
 C.registerVariant<LseProblem>('cce.lse', {
   name: 'tiled',
+  tuned: true,
   priority: 10,
   supports: (backend, p) => tiledFits(backend, tiledLseKernel(p.flags, boundsFit(p, 'forward'))) && gridFits(backend, forwardBlocks(p.N), p.S),
   run: (backend, p) => {
@@ -220,6 +221,7 @@ C.registerVariant<LseProblem>('cce.lse', {
 
 C.registerVariant<GradBlockProblem>('cce.gradBlock', {
   name: 'tiled',
+  tuned: true,
   priority: 10,
   supports: (backend, p) => tiledFits(backend, tiledGradBlockKernel(p.flags, boundsFit(p, 'backward'))) && gridFits(backend, blocks(p.Vc), blocks(p.N)),
   run: (backend, p) => {
@@ -236,6 +238,7 @@ C.registerVariant<GradBlockProblem>('cce.gradBlock', {
 
 C.registerVariant<GradProductProblem>('cce.gradE', {
   name: 'tiled',
+  tuned: true,
   priority: 10,
   supports: (backend, p) => tiledFits(backend, tiledGradEKernel(p.accumulate)) && gridFits(backend, blocks(p.D), blocks(p.N)),
   run: (backend, p) => {
@@ -246,6 +249,7 @@ C.registerVariant<GradProductProblem>('cce.gradE', {
 
 C.registerVariant<GradProductProblem>('cce.gradC', {
   name: 'tiled',
+  tuned: true,
   priority: 10,
   supports: (backend, p) => tiledFits(backend, tiledGradCKernel(!!p.smooth, true)) && gridFits(backend, blocks(p.D), blocks(p.Vc)),
   run: (backend, p) => {
