@@ -4,6 +4,7 @@
 //   constant operands, which WGSL would reject at shader creation, are folded in const-fold.ts);
 // - IR `select(cond, a, b)` is `cond ? a : b`, i.e. WGSL `select(b, a, cond)`;
 // - shift amounts are taken modulo 32 (masked explicitly, as the CPU reference does);
+// - f32 min and max propagate a NaN, as the reference's Math.min and Math.max do (WGSL's may drop it);
 // - tanh clamps its argument to [-15, 15] first, which is exact in f32 (tanh(9.1) already rounds to 1)
 //   and keeps drivers that compute tanh through exp from overflowing to NaN; a NaN argument is passed
 //   through (clamp alone would make it a number).
@@ -157,7 +158,14 @@ export function generateWgsl(kernel: Kernel, info: KernelInfo = validateKernel(k
     const b = exp(e.b);
     const elem = vectorInfo(typeOf(e.a)).elem;
     switch (e.op) {
-      case 'min': case 'max': case 'pow': return { s: `${e.op}(${a.s}, ${b.s})`, p: ATOM };
+      case 'min': case 'max': {
+        const plain = `${e.op}(${a.s}, ${b.s})`;
+        if (elem !== 'f32') return { s: plain, p: ATOM };
+        // WGSL's min and max may drop a NaN; the IR's (the reference's) propagate it: a + b is then NaN.
+        const lanes = vectorInfo(typeOf(e.a)).lanes;
+        return { s: `select(${plain}, ${wrap(a, ADD)} + ${wrap(b, MUL)}, (${isNanBits(a.s, lanes)}) | (${isNanBits(b.s, lanes)}))`, p: ATOM };
+      }
+      case 'pow': return { s: `${e.op}(${a.s}, ${b.s})`, p: ATOM };
       case '/': case '%': {
         if (elem !== 'f32' && isConstExpr(e.b)) {
           // A constant divisor with zero lanes: those lanes take the IR's result (x / 0 = x, x % 0 = 0).

@@ -20,6 +20,6 @@ fn main(
     for (var var_: i32 = 0i; var_ < 3i; var_ += 1i) {
       exp_ = exp_ + f32(var_);
     }
-    out[idx] = max(exp_, 0.5f) + f32(3u);
+    out[idx] = select(max(exp_, 0.5f), exp_ + 0.5f, ((bitcast<u32>(exp_) & 0x7fffffffu) > 0x7f800000u) | ((bitcast<u32>(0.5f) & 0x7fffffffu) > 0x7f800000u)) + f32(3u);
   }
 }

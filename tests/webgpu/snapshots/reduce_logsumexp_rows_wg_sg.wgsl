@@ -27,7 +27,7 @@ fn main(
     let base = row * params.K;
     var mx: f32 = src[base + min(lid_, params.K - 1i)];
     for (var k: i32 = lid_; k < params.K; k += 256i) {
-      mx = max(mx, src[base + k]);
+      mx = select(max(mx, src[base + k]), mx + src[base + k], ((bitcast<u32>(mx) & 0x7fffffffu) > 0x7f800000u) | ((bitcast<u32>(src[base + k]) & 0x7fffffffu) > 0x7f800000u));
     }
     let max_lane = i32(sg_id);
     let max_sg = subgroupMax(mx);
@@ -35,7 +35,7 @@ fn main(
     workgroupBarrier();
     var max_acc: f32 = red[max_lane];
     for (var max_q: i32 = 1i; max_q < 256i / i32(sg_size); max_q += 1i) {
-      max_acc = max(max_acc, red[max_lane + max_q * i32(sg_size)]);
+      max_acc = select(max(max_acc, red[max_lane + max_q * i32(sg_size)]), max_acc + red[max_lane + max_q * i32(sg_size)], ((bitcast<u32>(max_acc) & 0x7fffffffu) > 0x7f800000u) | ((bitcast<u32>(red[max_lane + max_q * i32(sg_size)]) & 0x7fffffffu) > 0x7f800000u));
     }
     let max_total = subgroupMax(max_acc);
     workgroupBarrier();
