@@ -23,6 +23,17 @@ function combine(op: Op, a: Ex, b: Ex): Ex {
   return op === 'sum' ? a.add(b) : a.max(b);
 }
 
+/**
+ * The subgroup's combination of `v`. A GPU's subgroup max may drop a NaN (as WGSL's max may), so an f32
+ * max adds the subgroup's sum of its NaN lanes: 0 without one (x + 0 = x), NaN with one, as the
+ * reference's max gives.
+ */
+function subgroupCombine(b: KernelBuilder, op: Op, v: Ex): Ex {
+  if (op === 'sum') return b.subgroupAdd(v);
+  const max = b.subgroupMax(v);
+  return v.type === 'f32' ? max.add(b.subgroupAdd(v.isNan().select(v, f32(0)))) : max;
+}
+
 /** The workgroup's combination of each invocation's `v` (every invocation gets it); ends with a barrier. */
 function workgroupReduce(b: KernelBuilder, red: SharedRef, op: Op, v: Ex, subgroups: boolean, lid: Ex): Ex {
   const zero = v.type === 'f32' ? f32(0) : i32(0);
@@ -38,13 +49,13 @@ function workgroupReduce(b: KernelBuilder, red: SharedRef, op: Op, v: Ex, subgro
     return total;
   }
   const lane = b.let(`${op}_lane`, b.subgroupInvocationId());
-  const partial = b.let(`${op}_sg`, op === 'sum' ? b.subgroupAdd(v) : b.subgroupMax(v));
+  const partial = b.let(`${op}_sg`, subgroupCombine(b, op, v));
   red.store(lid, op === 'sum' ? lane.eq(0).select(partial, zero) : partial);
   b.barrier();
   const acc = b.var(`${op}_acc`, red.at(lane));
   const size = b.subgroupSize();
   b.for(`${op}_q`, 1, i32(REDUCE_THREADS).div(size), (q) => acc.set(combine(op, acc, red.at(lane.add(q.mul(size))))));
-  const total = b.let(`${op}_total`, op === 'sum' ? b.subgroupAdd(acc) : b.subgroupMax(acc));
+  const total = b.let(`${op}_total`, subgroupCombine(b, op, acc));
   b.barrier();
   return total;
 }
