@@ -4,7 +4,12 @@ import type { Tensor } from '@cce/core';
 export type Reduction = 'mean' | 'sum' | 'none';
 
 export interface LinearCrossEntropyOptions {
-  /** [V] added to every logit. */
+  /**
+   * [V] added to every logit. A -inf entry masks that vocabulary entry (a vocabulary padded to a multiple
+   * of 64, say): it adds nothing to the softmax and gets zero gradients. Under softcap its logit becomes
+   * -softcap (still in the softmax; zero gradients); under label smoothing the loss is +inf (the
+   * smoothing term averages every logit), as in the naive path.
+   */
   bias?: Tensor;
   /** Targets equal to this add nothing and are not counted in the mean (default -100). */
   ignoreIndex?: number;
