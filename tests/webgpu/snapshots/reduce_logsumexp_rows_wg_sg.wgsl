@@ -30,14 +30,14 @@ fn main(
       mx = select(max(mx, src[base + k]), mx + src[base + k], ((bitcast<u32>(mx) & 0x7fffffffu) > 0x7f800000u) | ((bitcast<u32>(src[base + k]) & 0x7fffffffu) > 0x7f800000u));
     }
     let max_lane = i32(sg_id);
-    let max_sg = subgroupMax(mx);
+    let max_sg = subgroupMax(mx) + subgroupAdd(select(0.0f, mx, (bitcast<u32>(mx) & 0x7fffffffu) > 0x7f800000u));
     red[lid_] = max_sg;
     workgroupBarrier();
     var max_acc: f32 = red[max_lane];
     for (var max_q: i32 = 1i; max_q < 256i / i32(sg_size); max_q += 1i) {
       max_acc = select(max(max_acc, red[max_lane + max_q * i32(sg_size)]), max_acc + red[max_lane + max_q * i32(sg_size)], ((bitcast<u32>(max_acc) & 0x7fffffffu) > 0x7f800000u) | ((bitcast<u32>(red[max_lane + max_q * i32(sg_size)]) & 0x7fffffffu) > 0x7f800000u));
     }
-    let max_total = subgroupMax(max_acc);
+    let max_total = subgroupMax(max_acc) + subgroupAdd(select(0.0f, max_acc, (bitcast<u32>(max_acc) & 0x7fffffffu) > 0x7f800000u));
     workgroupBarrier();
     var sum: f32 = 0.0f;
     for (var k_2: i32 = lid_; k_2 < params.K; k_2 += 256i) {
