@@ -1,3 +1,4 @@
 // @cce/nn: modules, layers and optimizers on top of @cce/core.
 export * from './module.js';
 export * from './optim.js';
+export * from './data/index.js';
