@@ -1,4 +1,5 @@
 // @cce/nn: modules, layers and optimizers on top of @cce/core.
 export * from './module.js';
 export * from './optim.js';
+export * from './checkpoint/index.js';
 export * from './data/index.js';
