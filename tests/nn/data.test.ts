@@ -15,6 +15,7 @@ import {
   brownDocumentText,
   charTokenizer,
   loadTokens,
+  prepareData,
   textFileCorpus,
   validationBatches,
   type Tokenizer,
@@ -106,6 +107,25 @@ s('an empty, non-UTF-8 or too short text file is refused, naming the file and th
   );
   assert.not.throws(() => loadTokens(corpus, charTokenizer(corpus.documents), { cacheDir: false, context: 2 }));
   assert.throws(() => textFileCorpus(join(work, 'missing.txt')), /missing\.txt: not found/);
+});
+
+s('prepareData: a text file by name with either tokenizer, from the cache the second time', async () => {
+  const file = join(work, 'prep.txt');
+  writeFileSync(file, 'the quick brown fox jumps over the lazy dog. '.repeat(40));
+  const a = await prepareData({ data: file, tokenizer: 'char', context: 32, cacheDir });
+  assert.is(a.tokenizer.kind, 'char');
+  assert.is(a.cached, false);
+  assert.is(a.train.length + a.val.length, 45 * 40);
+  assert.is((await prepareData({ data: file, tokenizer: 'char', context: 32, cacheDir })).cached, true);
+  const b = await prepareData({ data: file, tokenizer: 'bpe', context: 32, cacheDir });
+  assert.is(b.tokenizer.modelVocabSize, 50304);
+  assert.is(b.tokenizer.decode([...b.train, ...b.val]), 'the quick brown fox jumps over the lazy dog. '.repeat(40));
+  try {
+    await prepareData({ data: file, tokenizer: 'bpe', context: 4096, cacheDir });
+    assert.unreachable('a context longer than the file was accepted');
+  } catch (e) {
+    assert.match((e as Error).message, /at least 4097 tokens/);
+  }
 });
 
 s('training windows are in range, shifted by one, and the same for a seed; state resumes exactly', () => {

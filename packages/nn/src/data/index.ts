@@ -3,3 +3,4 @@ export * from './tokenizer.js';
 export * from './corpus.js';
 export * from './tokens.js';
 export * from './batches.js';
+export * from './prepare.js';
