@@ -27,6 +27,16 @@ function rawFile(header: unknown, data: Uint8Array = new Uint8Array(0), len?: bi
   return out;
 }
 
+const rejects = async (f: () => Promise<unknown>, pattern: RegExp) => {
+  try {
+    await f();
+  } catch (e) {
+    assert.match((e as Error).message, pattern);
+    return;
+  }
+  assert.unreachable(`succeeded where it should fail with ${pattern}`);
+};
+
 const refuses = (bytes: Uint8Array, pattern: RegExp) => {
   try {
     decodeSafetensors(bytes, 'bad.safetensors');
@@ -39,7 +49,7 @@ const refuses = (bytes: Uint8Array, pattern: RegExp) => {
   assert.unreachable(`accepted a file that should fail with ${pattern}`);
 };
 
-s('round trip: several tensors, values bitwise equal, order and metadata kept', () => {
+s('round trip: several tensors, values bitwise equal, order and metadata kept', async () => {
   const weird = new Float32Array([NaN, -0, Infinity, -Infinity, 1e-45, 3.4028234663852886e38]);
   const nanBits = new Uint32Array(weird.buffer);
   nanBits[0] = 0x7fc01234; // a NaN payload survives
@@ -54,7 +64,7 @@ s('round trip: several tensors, values bitwise equal, order and metadata kept', 
   const bytes = encodeSafetensors(tensors);
   const path = join(work, 'rt.safetensors');
   writeFileSync(path, bytes);
-  const back = readSafetensors(path);
+  const back = await readSafetensors(path);
   assert.equal(back.metadata, { format: 'pt' });
   assert.equal(new Set(back.tensors.keys()), new Set(tensors.keys()));
   for (const [name, t] of tensors) {
@@ -150,35 +160,43 @@ s('the writer refuses inconsistent tensors', () => {
   assert.throws(() => encodeSafetensors({ __metadata__: { dtype: 'F32', shape: [], data: new Float32Array(1) } }), /reserved/);
 });
 
-s('checkpoint directory: save and load, config.json and JSON state files beside model.safetensors', () => {
+s('checkpoint directory: save and load, config.json and JSON state files beside model.safetensors', async () => {
   const dir = join(work, 'ckpt-a');
   const w = new Float32Array([1.5, -2.25, 3]);
-  saveCheckpoint(dir, {
+  await saveCheckpoint(dir, {
     tensors: { w: { dtype: 'F32', shape: [3], data: w } },
     config: { model_type: 'gpt2', n_layer: 1 },
     state: { 'optimizer.json': { step: 3, m: [0.5] }, 'trainer.json': { rng: [1, 2, 3, 4], position: 42 } },
   });
   assert.equal(readdirSync(dir).sort(), ['config.json', 'model.safetensors', 'optimizer.json', 'trainer.json']);
-  const back = loadCheckpoint(dir);
+  const back = await loadCheckpoint(dir);
   assert.equal(bitsF32(back.tensors.get('w')!.data as Float32Array), bitsF32(w));
   assert.equal(back.config, { model_type: 'gpt2', n_layer: 1 });
   assert.equal(back.state, { 'optimizer.json': { step: 3, m: [0.5] }, 'trainer.json': { rng: [1, 2, 3, 4], position: 42 } });
   assert.equal(back.metadata, { format: 'pt' });
-  assert.throws(() => saveCheckpoint(dir, { tensors: {}, config: {}, state: { 'config.json': {} } }), /must end in \.json and not be config\.json/);
-  assert.throws(() => saveCheckpoint(dir, { tensors: {}, config: {}, state: { '../x.json': {} } }), /path separators/);
-  assert.throws(() => loadCheckpoint(join(work, 'nope')), /no such directory/);
-  assert.is(loadCheckpoint(dir).state['trainer.json'] !== undefined, true); // the failed saves left it intact
+  await rejects(() => saveCheckpoint(dir, { tensors: {}, config: {}, state: { 'config.json': {} } }), /must end in \.json and not be config\.json/);
+  await rejects(() => saveCheckpoint(dir, { tensors: {}, config: {}, state: { '../x.json': {} } }), /path separators/);
+  await rejects(() => loadCheckpoint(join(work, 'nope')), /no such directory/);
+  assert.is((await loadCheckpoint(dir)).state['trainer.json'] !== undefined, true); // the failed saves left it intact
+  // A corrupt checkpoint is refused, naming the file.
+  const corrupt = join(work, 'ckpt-corrupt');
+  await saveCheckpoint(corrupt, { tensors: { w: { dtype: 'F32', shape: [3], data: w } }, config: {} });
+  const model = join(corrupt, 'model.safetensors');
+  writeFileSync(model, readFileSync(model).subarray(0, 30));
+  await rejects(() => loadCheckpoint(corrupt), new RegExp(`^safetensors file ${model.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: header length \\d+ exceeds`));
+  rmSync(model);
+  await rejects(() => loadCheckpoint(corrupt), /ckpt-corrupt: model\.safetensors is missing/);
 });
 
 const siblings = (name: string) => readdirSync(work).filter((n) => n.startsWith(`.${name}.`));
 
-s('atomic write: a writer failing after the first file leaves the old checkpoint intact and no temp directory', () => {
+s('atomic write: a writer failing after the first file leaves the old checkpoint intact and no temp directory', async () => {
   const dir = join(work, 'ckpt-b');
-  saveCheckpoint(dir, { tensors: { x: { dtype: 'F32', shape: [1], data: new Float32Array([1]) } }, config: { v: 1 }, state: { 's.json': { old: true } } });
+  await saveCheckpoint(dir, { tensors: { x: { dtype: 'F32', shape: [1], data: new Float32Array([1]) } }, config: { v: 1 }, state: { 's.json': { old: true } } });
   const before = readFileSync(join(dir, 'model.safetensors'));
   let wroteFirst = false;
   try {
-    writeCheckpointDir(dir, (wr) => {
+    await writeCheckpointDir(dir, (wr) => {
       wr.safetensors('model.safetensors', { x: { dtype: 'F32', shape: [1], data: new Float32Array([2]) } });
       wroteFirst = existsSync(join(wr.dir, 'model.safetensors'));
       throw new Error('disk full (simulated)');
@@ -190,12 +208,12 @@ s('atomic write: a writer failing after the first file leaves the old checkpoint
   assert.ok(wroteFirst, 'the first file reached the temporary directory');
   assert.equal(readFileSync(join(dir, 'model.safetensors')), before);
   assert.equal(readdirSync(dir).sort(), ['config.json', 'model.safetensors', 's.json']);
-  assert.equal(loadCheckpoint(dir).state, { 's.json': { old: true } });
+  assert.equal((await loadCheckpoint(dir)).state, { 's.json': { old: true } });
   assert.equal(siblings('ckpt-b'), []);
 
   // Success replaces the whole directory: the new files only, complete, nothing left beside it.
-  saveCheckpoint(dir, { tensors: { y: { dtype: 'F32', shape: [2], data: new Float32Array([3, 4]) } }, config: { v: 2 } });
-  const now = loadCheckpoint(dir);
+  await saveCheckpoint(dir, { tensors: { y: { dtype: 'F32', shape: [2], data: new Float32Array([3, 4]) } }, config: { v: 2 } });
+  const now = await loadCheckpoint(dir);
   assert.equal(readdirSync(dir).sort(), ['config.json', 'model.safetensors']);
   assert.equal([...now.tensors.keys()], ['y']);
   assert.equal(Array.from(now.tensors.get('y')!.data as Float32Array), [3, 4]);
@@ -204,19 +222,19 @@ s('atomic write: a writer failing after the first file leaves the old checkpoint
   assert.equal(siblings('ckpt-b'), []);
 });
 
-s('recovery after a crash between the two renames puts the old checkpoint back and removes temp directories', () => {
+s('recovery after a crash between the two renames puts the old checkpoint back and removes temp directories', async () => {
   const dir = join(work, 'ckpt-c');
-  saveCheckpoint(dir, { tensors: {}, config: { v: 'old' } });
+  await saveCheckpoint(dir, { tensors: {}, config: { v: 'old' } });
   // Simulate the crash: the target renamed aside, a half-written temporary directory left behind.
   const aside = join(work, `.ckpt-c.old-1-${Date.now()}-0`);
   renameSync(dir, aside);
   writeFileSync(join(work, '.ckpt-c.tmp-1-0-0'), 'partial');
-  const actions = recoverCheckpointDir(dir);
+  const actions = await recoverCheckpointDir(dir);
   assert.is(actions.length, 2);
   assert.match(actions[0]!, /restored .*ckpt-c from \.ckpt-c\.old-/);
-  assert.equal(loadCheckpoint(dir).config, { v: 'old' });
+  assert.equal((await loadCheckpoint(dir)).config, { v: 'old' });
   assert.equal(siblings('ckpt-c'), []);
-  assert.equal(recoverCheckpointDir(dir), []);
+  assert.equal(await recoverCheckpointDir(dir), []);
 });
 
 

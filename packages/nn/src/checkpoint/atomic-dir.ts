@@ -3,8 +3,7 @@
 // if present, is renamed aside, the new directory renamed in, the parent fsynced, and the old one
 // removed. A crash at any point leaves a complete directory: the old one (at the target, or, between
 // the two renames, at its aside name, which `recoverCheckpointDir` puts back) or the new one.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { nodeFs } from './node.js';
 import { encodeSafetensors, type SafetensorsTensor } from './safetensors.js';
 
 export class CheckpointError extends Error {
@@ -28,39 +27,44 @@ function checkFileName(name: string): void {
   }
 }
 
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
+type Fs = Awaited<ReturnType<typeof nodeFs>>['fs'];
+
+function fsyncPath(fs: Fs, path: string): void {
+  const fd = fs.openSync(path, 'r');
   try {
-    fsyncSync(fd);
+    fs.fsyncSync(fd);
   } finally {
-    closeSync(fd);
+    fs.closeSync(fd);
   }
 }
 
-function writeFileSynced(path: string, data: Uint8Array): void {
-  const fd = openSync(path, 'wx');
+function writeFileSynced(fs: Fs, path: string, data: Uint8Array): void {
+  const fd = fs.openSync(path, 'wx');
   try {
     let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    fsyncSync(fd);
+    while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
+    fs.fsyncSync(fd);
   } finally {
-    closeSync(fd);
+    fs.closeSync(fd);
   }
 }
 
-const prefix = (target: string) => `.${basename(target)}.`;
+const prefix = (path: Path, target: string) => `.${path.basename(target)}.`;
+type Path = Awaited<ReturnType<typeof nodeFs>>['path'];
 
 /** Writes a checkpoint directory atomically: `write` fills a temporary sibling; only when it returns
  *  does the result replace `target`. If `write` throws, the temporary directory is removed, `target`
  *  is left untouched and the error is rethrown. */
-export function writeCheckpointDir(target: string, write: (w: CheckpointDirWriter) => void): void {
-  target = resolve(target);
+export async function writeCheckpointDir(target: string, write: (w: CheckpointDirWriter) => void | Promise<void>): Promise<void> {
+  const { fs, path } = await nodeFs();
+  const { dirname, join } = path;
+  target = path.resolve(target);
   const parent = dirname(target);
-  mkdirSync(parent, { recursive: true });
+  fs.mkdirSync(parent, { recursive: true });
   const tag = `${process.pid}-${Date.now()}-${counter++}`;
-  const tmp = join(parent, `${prefix(target)}tmp-${tag}`);
-  const aside = join(parent, `${prefix(target)}old-${tag}`);
-  mkdirSync(tmp);
+  const tmp = join(parent, `${prefix(path, target)}tmp-${tag}`);
+  const aside = join(parent, `${prefix(path, target)}old-${tag}`);
+  fs.mkdirSync(tmp);
   const written = new Set<string>();
   const writer: CheckpointDirWriter = {
     dir: tmp,
@@ -68,7 +72,7 @@ export function writeCheckpointDir(target: string, write: (w: CheckpointDirWrite
       checkFileName(name);
       if (written.has(name)) throw new CheckpointError(`checkpoint ${target}: file '${name}' written twice`);
       written.add(name);
-      writeFileSynced(join(tmp, name), typeof data === 'string' ? new TextEncoder().encode(data) : data);
+      writeFileSynced(fs, join(tmp, name), typeof data === 'string' ? new TextEncoder().encode(data) : data);
     },
     json(name, value) {
       const text = JSON.stringify(value, null, 2);
@@ -80,46 +84,48 @@ export function writeCheckpointDir(target: string, write: (w: CheckpointDirWrite
     },
   };
   try {
-    write(writer);
-    fsyncPath(tmp);
+    await write(writer);
+    fsyncPath(fs, tmp);
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
+    fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  const hadOld = existsSync(target);
-  if (hadOld) renameSync(target, aside);
+  const hadOld = fs.existsSync(target);
+  if (hadOld) fs.renameSync(target, aside);
   try {
-    renameSync(tmp, target);
+    fs.renameSync(tmp, target);
   } catch (e) {
-    if (hadOld) renameSync(aside, target);
-    rmSync(tmp, { recursive: true, force: true });
+    if (hadOld) fs.renameSync(aside, target);
+    fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  fsyncPath(parent);
-  if (hadOld) rmSync(aside, { recursive: true, force: true });
+  fsyncPath(fs, parent);
+  if (hadOld) fs.rmSync(aside, { recursive: true, force: true });
 }
 
 /** After a crash (call it only while no writer of `target` runs): removes leftover temporary directories of `target` and, if `target` is missing
  *  but an old copy was renamed aside (a crash between the two renames), puts the newest back.
  *  Returns what it did, one line per action. */
-export function recoverCheckpointDir(target: string): string[] {
-  target = resolve(target);
+export async function recoverCheckpointDir(target: string): Promise<string[]> {
+  const { fs, path } = await nodeFs();
+  const { dirname, join } = path;
+  target = path.resolve(target);
   const parent = dirname(target);
-  if (!existsSync(parent)) return [];
+  if (!fs.existsSync(parent)) return [];
   const actions: string[] = [];
-  const names = readdirSync(parent).filter((n) => n.startsWith(prefix(target))).sort();
+  const names = fs.readdirSync(parent).filter((n) => n.startsWith(prefix(path, target))).sort();
   // old-<pid>-<ms>-<counter>: newest by time, then counter.
-  const key = (n: string) => n.slice(prefix(target).length).split('-').slice(2).map(Number);
+  const key = (n: string) => n.slice(prefix(path, target).length).split('-').slice(2).map(Number);
   const olds = names
-    .filter((n) => n.slice(prefix(target).length).startsWith('old-'))
+    .filter((n) => n.slice(prefix(path, target).length).startsWith('old-'))
     .sort((a, b) => key(a)[0]! - key(b)[0]! || key(a)[1]! - key(b)[1]!);
-  if (!existsSync(target) && olds.length) {
+  if (!fs.existsSync(target) && olds.length) {
     const newest = olds[olds.length - 1]!;
-    renameSync(join(parent, newest), target);
+    fs.renameSync(join(parent, newest), target);
     actions.push(`restored ${target} from ${newest}`);
   }
-  for (const n of readdirSync(parent).filter((x) => x.startsWith(prefix(target)))) {
-    rmSync(join(parent, n), { recursive: true, force: true });
+  for (const n of fs.readdirSync(parent).filter((x) => x.startsWith(prefix(path, target)))) {
+    fs.rmSync(join(parent, n), { recursive: true, force: true });
     actions.push(`removed ${n}`);
   }
   return actions;

@@ -1,8 +1,7 @@
 // A checkpoint directory: model.safetensors, config.json and any number of JSON state files
 // (optimizer state, step, schedule, RNG, data position, ...), written atomically.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { CheckpointError, writeCheckpointDir } from './atomic-dir.js';
+import { nodeFs } from './node.js';
 import { readSafetensors, type SafetensorsTensor } from './safetensors.js';
 
 export const MODEL_FILE = 'model.safetensors';
@@ -32,22 +31,22 @@ function checkStateName(name: string): void {
 }
 
 /** Writes `dir` atomically: the previous checkpoint there stays intact until the new one is complete. */
-export function saveCheckpoint(dir: string, ckpt: Checkpoint): void {
+export async function saveCheckpoint(dir: string, ckpt: Checkpoint): Promise<void> {
   const config = ckpt.config;
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new CheckpointError(`checkpoint ${dir}: config must be a plain object`);
   }
   const state = ckpt.state ?? {};
   for (const name of Object.keys(state)) checkStateName(name);
-  writeCheckpointDir(dir, (w) => {
+  await writeCheckpointDir(dir, (w) => {
     w.safetensors(MODEL_FILE, ckpt.tensors, ckpt.metadata ?? { format: 'pt' });
     w.json(CONFIG_FILE, config);
     for (const [name, value] of Object.entries(state)) w.json(name, value);
   });
 }
 
-function readJson(path: string): unknown {
-  const text = readFileSync(path, 'utf8');
+function readJson(fs: Awaited<ReturnType<typeof nodeFs>>['fs'], path: string): unknown {
+  const text = fs.readFileSync(path, 'utf8');
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -56,20 +55,22 @@ function readJson(path: string): unknown {
 }
 
 /** Reads a checkpoint directory: every file is parsed and checked before anything is returned. */
-export function loadCheckpoint(dir: string): LoadedCheckpoint {
-  dir = resolve(dir);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CheckpointError(`checkpoint ${dir}: no such directory`);
+export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+  const { fs, path } = await nodeFs();
+  const { join } = path;
+  dir = path.resolve(dir);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new CheckpointError(`checkpoint ${dir}: no such directory`);
   for (const f of [MODEL_FILE, CONFIG_FILE]) {
-    if (!existsSync(join(dir, f))) throw new CheckpointError(`checkpoint ${dir}: ${f} is missing`);
+    if (!fs.existsSync(join(dir, f))) throw new CheckpointError(`checkpoint ${dir}: ${f} is missing`);
   }
-  const { tensors, metadata } = readSafetensors(join(dir, MODEL_FILE));
-  const config = readJson(join(dir, CONFIG_FILE));
+  const { tensors, metadata } = await readSafetensors(join(dir, MODEL_FILE));
+  const config = readJson(fs, join(dir, CONFIG_FILE));
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new CheckpointError(`checkpoint file ${join(dir, CONFIG_FILE)}: not a JSON object`);
   }
   const state: Record<string, unknown> = {};
-  for (const name of readdirSync(dir).sort()) {
-    if (name.endsWith('.json') && name !== CONFIG_FILE) state[name] = readJson(join(dir, name));
+  for (const name of fs.readdirSync(dir).sort()) {
+    if (name.endsWith('.json') && name !== CONFIG_FILE) state[name] = readJson(fs, join(dir, name));
   }
   return { tensors, config: config as Record<string, unknown>, state, metadata };
 }

@@ -7,7 +7,7 @@
 // relative to the start of the data region, row-major little-endian data; the optional key
 // "__metadata__" holds a string -> string map. The reader refuses, before returning anything, every
 // file whose header does not describe the data region exactly (no overlaps, no holes, no trailing bytes).
-import { readFileSync } from 'node:fs';
+import { nodeFs } from './node.js';
 
 export type SafetensorsDType = 'F32' | 'I32' | 'I64';
 export type SafetensorsData = Float32Array | Int32Array | BigInt64Array;
@@ -179,10 +179,11 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>'): Safet
 }
 
 /** Reads and parses a safetensors file. */
-export function readSafetensors(path: string): SafetensorsFile {
+export async function readSafetensors(path: string): Promise<SafetensorsFile> {
+  const { fs } = await nodeFs();
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = fs.readFileSync(path);
   } catch (e) {
     throw new SafetensorsError(`safetensors file ${path}: cannot be read (${(e as Error).message})`);
   }
