@@ -3,3 +3,4 @@ export * from './module.js';
 export * from './optim.js';
 export * from './checkpoint/index.js';
 export * from './data/index.js';
+export * from './layers/index.js';

@@ -1,0 +1,3 @@
+export * from './basic.js';
+export * from './attention.js';
+export * from './gpt.js';
