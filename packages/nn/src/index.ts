@@ -3,4 +3,7 @@ export * from './module.js';
 export * from './optim.js';
 export * from './checkpoint/index.js';
 export * from './data/index.js';
+export * from './schedule.js';
 export * from './layers/index.js';
+export * from './clip.js';
+export { bindingWindows, filledF32 } from './windows.js';
