@@ -5,6 +5,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as C from '@cce/core';
 import { AdamW, CausalSelfAttention, Dropout, GPT, type GPTConfig, gpt2Name, gpt2TensorSpecs, gptConfig, gptParameterCount } from '@cce/nn';
+import { createGpujsBackend } from '@cce/backend-gpujs';
+import { compareArrays } from '../support/conformance.js';
 import { requireBackend, webgpuAvailable } from '../webgpu/support.js';
 
 const s = suite('nn: gpt');
@@ -203,6 +205,7 @@ async function trainSteps(backend: C.Backend, steps: number): Promise<number[]> 
     const opt = new AdamW(model.parameters(), { lr: 1e-2, weightDecay: 0 });
     const batch = C.keep(ids(4, 8, 32, 2, backend));
     const losses: number[] = [];
+    let live = -1;
     for (let i = 0; i < steps; i++) {
       losses.push(await C.scope(async () => {
         const loss = model.loss(batch);
@@ -211,6 +214,9 @@ async function trainSteps(backend: C.Backend, steps: number): Promise<number[]> 
         model.zeroGrad();
         return loss.item();
       }));
+      // After the first step (which creates the optimizer's state), a step leaves no buffer behind.
+      if (i === 1) live = backend.memory().liveBuffers;
+      if (i > 1) assert.is(backend.memory().liveBuffers, live, `live buffers changed at step ${i}`);
     }
     opt.dispose();
     model.dispose();
@@ -220,6 +226,76 @@ async function trainSteps(backend: C.Backend, steps: number): Promise<number[]> 
     C.setBackend(prev);
   }
 }
+
+s('logits of the last position agree with the loss; the configs and their sizes', async () => {
+  C.setBackend(cpu);
+  const model = new GPT({ vocabSize: 16, contextLength: 6, layers: 1, heads: 2, dim: 8 }, { seed: 4 });
+  randomize(model, 0.3, 5);
+  const seq = Int32Array.from([3, 11, 7, 2]);
+  // With shift 1 the loss over [a, b] is -log softmax(logits(a))[b]: one predicted token.
+  for (let t = 1; t < 4; t++) {
+    const [loss, lp] = await C.scope(async () => {
+      const l = model.loss(C.tensor(seq.slice(t - 1, t + 1), [1, 2], { dtype: 'i32' }));
+      const logits = model.logits(C.tensor(seq.slice(t - 1, t), [1, 1], { dtype: 'i32' }));
+      return [await l.item(), await C.logSoftmax(logits, -1).toArray()];
+    });
+    assert.ok(Math.abs(loss + lp![seq[t]!]!) < 1e-5, `loss ${loss} vs -log p ${-lp![seq[t]!]!}`);
+  }
+  // logits(ids) uses the last position only: earlier tokens change it through attention.
+  const l1 = await C.scope(() => model.logits(C.tensor(Int32Array.from([1, 2, 3]), [1, 3], { dtype: 'i32' })).toArray());
+  const l2 = await C.scope(() => model.logits(C.tensor(Int32Array.from([9, 2, 3]), [1, 3], { dtype: 'i32' })).toArray());
+  assert.equal(l1.length, 16);
+  assert.not.equal(l1, l2);
+  assert.throws(() => model.loss(C.tensor(new Int32Array(7), [1, 7], { dtype: 'i32' })), /sequence length 7 is outside \[1, 6\]/);
+  assert.throws(() => model.hidden(C.tensor(new Float32Array(3), [1, 3])), /ids must be i32 \[B, T\]/);
+  model.dispose();
+  // tiny with GPT-2's BPE: 50257 ids padded to 50304, 16.1M parameters (as the PyTorch reference).
+  const tiny = gptConfig('tiny', 50257);
+  assert.equal([tiny.layers, tiny.heads, tiny.dim, tiny.contextLength, tiny.batchSize, tiny.vocabSize], [4, 4, 256, 128, 16, 50304]);
+  assert.is(gptParameterCount(tiny), 50304 * 256 + 128 * 256 + 4 * (12 * 256 * 256 + 13 * 256) + 2 * 256);
+  assert.is(Math.round(gptParameterCount(tiny) / 1e5) / 10, 16.1);
+  const small = gptConfig('small', 50257);
+  assert.equal([small.layers, small.heads, small.dim, small.contextLength, small.batchSize], [6, 6, 384, 256, 32]);
+  assert.throws(() => gptConfig('huge' as 'tiny', 10), /unknown config 'huge'/);
+  assert.throws(() => new GPT({ vocabSize: 16, contextLength: 4, layers: 1, heads: 3, dim: 8 }), /not a multiple of heads 3/);
+});
+
+/** The toy GPT's loss and every parameter's gradient on `backend`, from fixed weights and ids. */
+async function lossAndGrads(backend: C.Backend): Promise<{ loss: number; grads: Map<string, Float32Array | Float64Array | Int32Array> }> {
+  const prev = C.getBackendOrNull();
+  C.setBackend(backend);
+  try {
+    const model = new GPT(toyConfig, { seed: 7, backend });
+    randomize(model, 0.3, 8);
+    const out = await C.scope(async () => {
+      const loss = model.loss(C.tensor(Int32Array.from([1, 5, 12, 0, 7, 3, 3, 9, 11, 2]), [2, 5], { dtype: 'i32' }));
+      C.backward(loss);
+      const grads = new Map<string, Float32Array | Float64Array | Int32Array>();
+      for (const [name, p] of model.namedParameters()) grads.set(name, await p.grad!.read());
+      return { loss: await loss.item(), grads };
+    });
+    model.dispose();
+    return out;
+  } finally {
+    C.setBackend(prev);
+  }
+}
+
+async function checkAgainstReference(backend: C.Backend, what: string) {
+  const want = await lossAndGrads(new C.CpuBackend({ precision: 'f64' }));
+  const got = await lossAndGrads(backend);
+  assert.ok(Math.abs(got.loss - want.loss) <= 1e-5 * Math.abs(want.loss), `${what}: loss ${got.loss} vs ${want.loss}`);
+  for (const [name, g] of want.grads) compareArrays(`d ${name} on ${what}`, got.grads.get(name)!, g, 1e-3, 1e-5);
+}
+
+s('the toy GPT\'s loss and gradients on gpujs:webasm match the f64 reference', async () => {
+  const backend = await createGpujsBackend('webasm');
+  try {
+    await checkAgainstReference(backend, 'gpujs:webasm');
+  } finally {
+    backend.destroy();
+  }
+});
 
 s('AdamW steps on a repeated tiny batch lower the loss (cpu)', async () => {
   const losses = await trainSteps(cpu, 25);
@@ -237,6 +313,9 @@ if (await webgpuAvailable('nn: gpt')) {
     const ref = await trainSteps(cpu, 3);
     assert.ok(Math.abs(losses[0]! - ref[0]!) < 1e-4, `first loss ${losses[0]} vs cpu ${ref[0]}`);
     assert.ok(losses[losses.length - 1]! < losses[0]! - 0.5, `loss did not fall: ${losses.map((v) => v.toFixed(3))}`);
+  });
+  w('the toy GPT\'s loss and gradients on webgpu match the f64 reference', async () => {
+    await checkAgainstReference(await requireBackend(), 'webgpu');
   });
   w.run();
 }
