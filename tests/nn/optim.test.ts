@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import * as C from '@cce/core';
 import type { Backend, Tensor } from '@cce/core';
 import { AdamW, SGD, clipGradNorm, gradNorm, lrAt } from '@cce/nn';
+import { createGpujsBackend } from '@cce/backend-gpujs';
 import { requireBackend, webgpuAvailable } from '../webgpu/support.js';
 
 interface Hyper { lr: number[]; beta1: number; beta2: number; eps: number; weightDecay: number; maxGradNorm?: number }
@@ -81,6 +82,17 @@ function close(actual: number[][], expected: number[][], atol: number, rtol: num
   assert.ok(worst <= atol, `${what}: worst ${where} (atol ${atol}, rtol ${rtol})`);
 }
 
+/** Counts dispatches by kernel name from now on. */
+function countDispatches(be: Backend): Map<string, number> {
+  const names = new Map<string, number>();
+  const dispatch = be.dispatch.bind(be);
+  be.dispatch = (exe, bindings, grid) => {
+    names.set(exe.kernel.name, (names.get(exe.kernel.name) ?? 0) + 1);
+    dispatch(exe, bindings, grid);
+  };
+  return names;
+}
+
 const SHAPES = [[5, 7], [7], [3, 2, 4], [1]];
 const HYPER: Hyper = { lr: [1e-2, 2e-2, 3e-2, 2e-2, 1e-2, 5e-3], beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1 };
 
@@ -89,8 +101,13 @@ const f64 = () => new C.CpuBackend({ precision: 'f64' });
 
 s('AdamW matches a float64 reference over 6 steps (decay on 2-D only, per-step lr)', async () => {
   const { w0, grads } = hostData(SHAPES, 6, 1);
-  const { out } = await runAdamW(f64(), SHAPES, w0, grads, HYPER);
+  const be = f64();
+  const names = countDispatches(be);
+  const { out } = await runAdamW(be, SHAPES, w0, grads, HYPER);
   close(out, referenceAdamW(SHAPES, w0, grads, HYPER), 1e-12, 0, 'cpu f64');
+  // One fused kernel per parameter and step, nothing else in step() without clipping.
+  assert.is(names.get('nn_adamw_fused'), 6 * SHAPES.length);
+  assert.is(names.get('nn_adamw_m'), undefined);
   // The reference with decay everywhere differs: the 1-D parameters must not have decayed.
   const all = referenceAdamW(SHAPES.map((sh) => (sh.length < 2 ? [...sh, 1] : sh)), w0, grads, HYPER);
   assert.ok(Math.abs(all[1]![0]! - out[1]![0]!) > 1e-6, 'a 1-D parameter was decayed');
@@ -215,6 +232,30 @@ s('loadState refuses mismatched state with clear errors', () => {
   opt.loadState(ok);
   assert.is(opt.stepCount, 1);
   opt.dispose();
+});
+
+s('the map-only path (three map kernels per parameter) gives the same update', async () => {
+  const be = f64();
+  (be as { capabilities: C.Capabilities }).capabilities = { ...be.capabilities, mapOnly: true, bindingRanges: false };
+  const names = countDispatches(be);
+  const { w0, grads } = hostData(SHAPES, 4, 8, 3);
+  const h = { ...HYPER, lr: HYPER.lr.slice(0, 4), maxGradNorm: 1 };
+  const { out, norm } = await runAdamW(be, SHAPES, w0, grads, h);
+  close(out, referenceAdamW(SHAPES, w0, grads, h), 1e-12, 0, 'map-only');
+  assert.is(names.get('nn_adamw_fused'), undefined);
+  for (const k of ['nn_adamw_m', 'nn_adamw_v', 'nn_adamw_w']) assert.is(names.get(k), 4 * SHAPES.length, k);
+  const last = Math.sqrt(grads[3]!.flat().reduce((a, g) => a + g * g, 0));
+  assert.ok(Math.abs(norm! - last) < 1e-12 * last);
+});
+
+s('gpu.js (webasm): AdamW with clipping within f32 tolerance of the reference', async () => {
+  const be = await createGpujsBackend('webasm');
+  const { w0, grads } = hostData(SHAPES, 4, 9, 3);
+  const h = { ...HYPER, lr: HYPER.lr.slice(0, 4), maxGradNorm: 1 };
+  const { out, norm } = await runAdamW(be, SHAPES, w0, grads, h);
+  close(out, referenceAdamW(SHAPES, w0, grads, h), 2e-5, 1e-5, 'gpujs');
+  const last = Math.sqrt(grads[3]!.flat().reduce((a, g) => a + g * g, 0));
+  assert.ok(Math.abs(norm! - last) < 1e-5 * last);
 });
 
 s('parameters larger than one storage binding are updated through windows', async () => {
