@@ -18,11 +18,22 @@ export interface BlockOptions {
 
 const seedAt = (seed: number, i: number) => (Math.imul(seed + 1, 0x9e3779b1) + i * 7919) >>> 0;
 
-/** [T, T] with 0 on and below the diagonal and -inf above it: added to the scores. */
+const masks = new WeakMap<C.Backend, Map<number, Tensor>>();
+
+/**
+ * [T, T] with 0 on and below the diagonal and -inf above it, added to the scores. One kept tensor per
+ * backend and length, so a training step uploads nothing for it.
+ */
 export function causalMask(T: number, backend: C.Backend): Tensor {
+  let byLength = masks.get(backend);
+  if (!byLength) masks.set(backend, (byLength = new Map()));
+  const cached = byLength.get(T);
+  if (cached && !cached.disposed) return cached;
   const data = new Float32Array(T * T);
   for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) data[i * T + j] = -Infinity;
-  return C.tensor(data, [T, T], { backend });
+  const mask = C.keep(C.tensor(data, [T, T], { backend }));
+  byLength.set(T, mask);
+  return mask;
 }
 
 /**
