@@ -128,6 +128,18 @@ s('train()/eval() reach every submodule; dropout is the identity in eval and see
   assert.ok(a.every((v) => v === 0 || v === 2));
   const kept = a.filter((v) => v === 2).length;
   assert.ok(kept > 140 && kept < 260, `kept ${kept} of 400`);
+  // The generators' positions restore the masks (resume).
+  const dm = new GPT({ ...toyConfig, dropout: 0.2 }, { seed: 3 });
+  const tokens = ids(1, 5, 13, 1);
+  await C.scope(() => dm.loss(tokens).item());
+  const state = dm.dropoutState();
+  assert.is(state.length, 1 + 3); // embeddings; attention weights, attention output, MLP output
+  assert.ok(state.every((v) => v === 1), `${state}`);
+  const next = await C.scope(() => dm.loss(tokens).item());
+  dm.setDropoutState(state);
+  assert.is(await C.scope(() => dm.loss(tokens).item()), next);
+  assert.throws(() => dm.setDropoutState([1]), /expected 4 non-negative integers/);
+  dm.dispose();
   const off = new Dropout(0.5, 9).eval();
   assert.is(off.forward(x), x);
   model.dispose();

@@ -92,6 +92,19 @@ export class GPT extends Module {
     this.ln_f = new LayerNorm(dim, 1e-5, { backend });
   }
 
+  /** The dropout generators' positions, in modules() order (for a checkpoint, so --resume draws the same masks). */
+  dropoutState(): number[] {
+    return this.modules().filter((m): m is Dropout => m instanceof Dropout).map((m) => m.rngState);
+  }
+
+  setDropoutState(state: readonly number[]): void {
+    const drops = this.modules().filter((m): m is Dropout => m instanceof Dropout);
+    if (state.length !== drops.length || state.some((v) => !Number.isSafeInteger(v) || v < 0)) {
+      throw new Error(`GPT.setDropoutState: expected ${drops.length} non-negative integers, got [${state.join(', ')}]`);
+    }
+    drops.forEach((m, i) => (m.rngState = state[i]!));
+  }
+
   /** The classifier, tied to the token embedding: [V, d]. */
   get classifier(): Tensor {
     return this.wte.weight;
