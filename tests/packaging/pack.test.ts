@@ -165,7 +165,8 @@ s('a fresh project installs the tarballs offline, type-checks and runs the examp
     '  gl: false',
     'overrides:',
     '  "gpu.js>webgpu": 0.6.2',
-    `  "@cce/core": "${spec('@cce/core')}"`,
+    // Every package another one depends on resolves to its tarball (nn depends on cce, all on core).
+    ...[...tarballOf.keys()].sort().map((name) => `  "${name}": "${spec(name)}"`),
     '',
   ].join('\n'));
   writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
