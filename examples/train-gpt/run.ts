@@ -1,0 +1,216 @@
+// The training loop of `pnpm train` as a function (the CLI in examples/train-gpt.ts is a thin wrapper and
+// the test calls it directly): data through nn's prepareData, a GPT from a preset, AdamW with device-side
+// clipping, warmup then cosine, random training windows, the mean validation loss over 40 fixed windows
+// every `evalEvery` steps, metrics as JSONL and an atomic checkpoint directory in `out`.
+import * as C from '@cce/core';
+import type { Backend } from '@cce/core';
+import {
+  AdamW, BatchSampler, CONFIG_FILE, GPT, MODEL_FILE, type GPTPresetName, type TokenData, gpt2Config, gpt2Name,
+  gptConfig, gptParameterCount, lrAt, prepareData, validationBatches, writeCheckpointDir,
+} from '@cce/nn';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const OPTIMIZER_FILE = 'optimizer.safetensors';
+export const TRAINING_STATE_FILE = 'training_state.json';
+
+export interface TrainOptions {
+  backend: Backend;
+  config: GPTPresetName;
+  tokenizer: 'bpe' | 'char';
+  /** A UTF-8 text file; default the Brown corpus. */
+  data?: string;
+  /** The schedule's length. */
+  steps: number;
+  /** Stop after this many steps (the schedule unchanged). */
+  stopAfter?: number;
+  /** Windows per batch; default the preset's. */
+  batch?: number;
+  lr?: number;
+  seed?: number;
+  out: string;
+  /** Validation (and a checkpoint) every this many steps, and at the end. */
+  evalEvery: number;
+  /** A progress line and a metrics record every this many steps (and at the first and the last). */
+  logEvery?: number;
+  /** The token cache (see nn's prepareData); default nn's. */
+  cacheDir?: string | false;
+  log?: (line: string) => void;
+  /** The command line's flags, recorded in the training state. */
+  flags?: Record<string, unknown>;
+  /** Called after each step with the backend's live-buffer count (the test checks it is stable). */
+  onStep?: (step: number, liveBuffers: number) => void;
+}
+
+export interface MetricsRecord {
+  step: number;
+  steps: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokensPerSecond: number;
+  elapsedSeconds: number;
+  valLoss?: number;
+}
+
+export interface TrainResult {
+  records: MetricsRecord[];
+  metricsFile: string;
+  checkpointDir: string;
+  parameters: number;
+  stepsRun: number;
+  /** Training tokens over training wall time (evaluation and checkpoints excluded). */
+  tokensPerSecond: number;
+}
+
+const fmtTime = (s: number) => {
+  if (!Number.isFinite(s)) return '?';
+  const m = Math.floor(s / 60);
+  return m ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`;
+};
+
+/** The data for a run (an error's message is one line naming the file and what is wrong). */
+export async function loadRunData(opts: Pick<TrainOptions, 'data' | 'tokenizer' | 'config' | 'cacheDir'>): Promise<TokenData> {
+  const context = gptConfig(opts.config, 1).contextLength;
+  return prepareData({ data: opts.data, tokenizer: opts.tokenizer, context, cacheDir: opts.cacheDir });
+}
+
+export async function train(opts: TrainOptions, preloaded?: TokenData): Promise<TrainResult> {
+  const log = opts.log ?? (() => {});
+  const backend = opts.backend;
+  const seed = opts.seed ?? 1337;
+  const maxLr = opts.lr ?? 1e-3;
+  const steps = opts.steps;
+  const stopAt = Math.min(steps, opts.stopAfter ?? steps);
+  const logEvery = Math.max(1, opts.logEvery ?? 10);
+  const data = preloaded ?? (await loadRunData(opts));
+  const cfg = gptConfig(opts.config, data.tokenizer.modelVocabSize);
+  const batch = opts.batch ?? cfg.batchSize;
+  const T = cfg.contextLength;
+  const schedule = { warmupSteps: Math.min(100, Math.floor(steps / 10)), totalSteps: steps, maxLr, minLr: maxLr / 10 };
+
+  const out = resolve(opts.out);
+  mkdirSync(out, { recursive: true });
+  const metricsFile = join(out, 'metrics.jsonl');
+  const checkpointDir = join(out, 'checkpoint');
+  writeFileSync(metricsFile, '');
+
+  const prev = C.getBackendOrNull();
+  C.setBackend(backend);
+  const model = new GPT(cfg, { seed, backend });
+  const opt = new AdamW(model.parameters(), { lr: maxLr, beta1: 0.9, beta2: 0.99, weightDecay: 0.1, maxGradNorm: 1.0 });
+  const sampler = new BatchSampler(data.train, T, batch, seed);
+  const valTensors = validationBatches(data.val, T, batch).map((b) => ({ ids: C.keep(C.tensor(b.inputs, [b.batch, T], { dtype: 'i32', backend })), n: b.batch }));
+  const parameters = gptParameterCount(cfg);
+  log(`model: ${opts.config} (${cfg.layers} layers, ${cfg.heads} heads, d=${cfg.dim}, context ${T}, vocab ${cfg.vocabSize}), ` +
+    `${(parameters / 1e6).toFixed(2)}M parameters; data: ${data.corpus}, ${data.tokenizer.kind} tokenizer (${data.tokenizer.vocabSize} ids), ` +
+    `${data.train.length} training and ${data.val.length} validation tokens${data.cached ? ' (cached)' : ''}`);
+  log(`training: ${stopAt < steps ? `${stopAt} of ` : ''}${steps} steps, batch ${batch} x ${T} tokens, lr ${maxLr} (warmup ${schedule.warmupSteps}, cosine to ${schedule.minLr}), seed ${seed}`);
+
+  const evaluate = async (): Promise<number> => {
+    model.eval();
+    let sum = 0;
+    let n = 0;
+    try {
+      for (const v of valTensors) {
+        sum += (await C.scope(async () => C.noGrad(() => model.loss(v.ids)).item())) * v.n;
+        n += v.n;
+      }
+    } finally {
+      model.train();
+    }
+    return sum / n;
+  };
+
+  const save = async (step: number) => {
+    const weights = await model.stateDictData();
+    const host = await opt.hostState();
+    const names = [...model.namedParameters().keys()];
+    const optTensors = new Map<string, { dtype: 'F32'; shape: number[]; data: Float32Array }>();
+    names.forEach((name, i) => {
+      const shape = [...weights.get(name)!.shape];
+      optTensors.set(`m.${name}`, { dtype: 'F32', shape, data: Float32Array.from(host.m[i]!) });
+      optTensors.set(`v.${name}`, { dtype: 'F32', shape, data: Float32Array.from(host.v[i]!) });
+    });
+    const tensors = new Map([...weights].map(([name, t]) => [gpt2Name(name), t]));
+    const dims = { vocabSize: cfg.vocabSize, nPositions: T, nEmbd: cfg.dim, nLayer: cfg.layers, nHead: cfg.heads };
+    const state = {
+      format: 'cce-train-state-v1',
+      step,
+      steps,
+      config: opts.config,
+      batch,
+      seed,
+      schedule,
+      optimizer: { file: OPTIMIZER_FILE, step: host.step, lr: opt.lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, maxGradNorm: opt.maxGradNorm, parameters: names },
+      sampler: sampler.state(),
+      dropout: model.dropoutState(),
+      tokenizer: data.tokenizer.spec(),
+      data: { corpus: data.corpus, file: opts.data ?? null, trainTokens: data.train.length, valTokens: data.val.length },
+      flags: opts.flags ?? {},
+    };
+    // nn's saveCheckpoint writes model.safetensors, config.json and JSON files; the optimizer's moments
+    // go into a second safetensors file (JSON would hold hundreds of MB for `small`), so the same atomic
+    // directory writer is called here with one file more.
+    await writeCheckpointDir(checkpointDir, (w) => {
+      w.safetensors(MODEL_FILE, tensors, { format: 'pt' });
+      w.json(CONFIG_FILE, gpt2Config(dims));
+      w.safetensors(OPTIMIZER_FILE, optTensors, { format: 'cce-adamw-v1' });
+      w.json(TRAINING_STATE_FILE, state);
+    });
+  };
+
+  const records: MetricsRecord[] = [];
+  const started = performance.now();
+  let trainMs = 0;
+  let intervalStart = performance.now();
+  let intervalTokens = 0;
+  let stepsRun = 0;
+  try {
+    for (let i = 0; i < stopAt; i++) {
+      const step = i + 1;
+      const lr = lrAt(i, schedule);
+      const logNow = step === 1 || step % logEvery === 0 || step === stopAt || step % opts.evalEvery === 0;
+      const read = await C.scope(async () => {
+        const b = sampler.next();
+        const ids = C.tensor(b.inputs, [batch, T], { dtype: 'i32', backend });
+        const loss = model.loss(ids);
+        C.backward(loss);
+        opt.step({ lr });
+        model.zeroGrad();
+        if (!logNow) return null;
+        return { loss: await loss.item(), gradNorm: await opt.gradNorm!.item() };
+      });
+      intervalTokens += batch * T;
+      stepsRun = step;
+      opts.onStep?.(step, backend.memory().liveBuffers);
+      if (!read) continue;
+      // Wall time since the last logged step, evaluation and checkpoints excluded (the read waited for the device).
+      const ms = performance.now() - intervalStart;
+      trainMs += ms;
+      const tps = intervalTokens / (ms / 1000);
+      intervalTokens = 0;
+      const rec: MetricsRecord = {
+        step, steps, loss: read.loss, lr, gradNorm: read.gradNorm, tokensPerSecond: Math.round(tps),
+        elapsedSeconds: Math.round((performance.now() - started) / 10) / 100,
+      };
+      const doEval = step % opts.evalEvery === 0 || step === stopAt;
+      if (doEval) rec.valLoss = await evaluate();
+      const eta = ((stopAt - step) * trainMs) / step / 1000;
+      log(`step ${String(step).padStart(String(steps).length)}/${steps}  loss ${read.loss.toFixed(4)}` +
+        `${rec.valLoss !== undefined ? `  val ${rec.valLoss.toFixed(4)}` : ''}  lr ${lr.toExponential(2)}  ` +
+        `${Math.round(tps).toLocaleString('en-US')} tok/s  ETA ${fmtTime(eta)}`);
+      records.push(rec);
+      appendFileSync(metricsFile, `${JSON.stringify(rec)}\n`);
+      if (doEval) await save(step);
+      intervalStart = performance.now();
+    }
+  } finally {
+    opt.dispose();
+    model.dispose();
+    for (const v of valTensors) v.ids.dispose();
+    C.setBackend(prev);
+  }
+  const tokensPerSecond = stepsRun ? (stepsRun * batch * T) / (trainMs / 1000) : 0;
+  return { records, metricsFile, checkpointDir, parameters, stepsRun, tokensPerSecond };
+}
