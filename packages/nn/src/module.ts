@@ -148,45 +148,12 @@ export abstract class Module {
       const t = tensors[i]!;
       if (t.shape.join() !== s.tensor.shape.join()) throw new Error(`withParameters: '${s.name}' is [${s.tensor.shape}], got [${t.shape}]`);
     });
-    const swap = (to: (s: Slot, i: number) => Tensor) => {
-      // Every owner reached through the slots, including modules that hold a tied tensor a second time.
-      const replace = new Map<Tensor, Tensor>(slots.map((s, i) => [s.tensor, to(s, i)]));
-      const visited = new Set<unknown>();
-      const walk = (obj: Record<string | number, unknown>) => {
-        if (visited.has(obj)) return;
-        visited.add(obj);
-        for (const [k, v] of Object.entries(obj)) {
-          if (v instanceof C.Tensor) {
-            const r = replace.get(v);
-            if (r) obj[k] = r;
-          } else if (v instanceof Module || Array.isArray(v)) {
-            walk(v as unknown as Record<string | number, unknown>);
-          }
-        }
-      };
-      walk(this as unknown as Record<string, unknown>);
-    };
-    swap((_, i) => tensors[i]!);
+    const originals = slots.map((s) => s.tensor);
+    replaceTensors(this, new Map(originals.map((t, i) => [t, tensors[i]!])));
     try {
       return fn();
     } finally {
-      const originals = slots.map((s) => s.tensor);
-      // Map back: the substitutes are now in the fields.
-      const back = new Map<Tensor, Tensor>(tensors.map((t, i) => [t, originals[i]!]));
-      const visited = new Set<unknown>();
-      const walk = (obj: Record<string | number, unknown>) => {
-        if (visited.has(obj)) return;
-        visited.add(obj);
-        for (const [k, v] of Object.entries(obj)) {
-          if (v instanceof C.Tensor) {
-            const r = back.get(v);
-            if (r) obj[k] = r;
-          } else if (v instanceof Module || Array.isArray(v)) {
-            walk(v as unknown as Record<string | number, unknown>);
-          }
-        }
-      };
-      walk(this as unknown as Record<string, unknown>);
+      replaceTensors(this, new Map(tensors.map((t, i) => [t, originals[i]!])));
     }
   }
 
@@ -281,4 +248,25 @@ export class MLP extends Module {
     });
     return h;
   }
+}
+
+/**
+ * Replaces every field of `root` and its submodules (and arrays of them) holding a key of `replace` by
+ * its value: every owner, including a module that holds a tied tensor a second time.
+ */
+function replaceTensors(root: Module, replace: Map<Tensor, Tensor>): void {
+  const visited = new Set<unknown>();
+  const walk = (obj: Record<string | number, unknown>) => {
+    if (visited.has(obj)) return;
+    visited.add(obj);
+    for (const [k, v] of Object.entries(obj)) {
+      if (v instanceof C.Tensor) {
+        const r = replace.get(v);
+        if (r) obj[k] = r;
+      } else if (v instanceof Module || Array.isArray(v)) {
+        walk(v as unknown as Record<string | number, unknown>);
+      }
+    }
+  };
+  walk(root as unknown as Record<string, unknown>);
 }
