@@ -66,6 +66,17 @@ function badInputSuite(name: string, makeBackend: () => Promise<Backend>) {
       assert.equal(total.loss, [0]);
     });
 
+    s(`${path}: a device-computed target outside the vocabulary gives that token a NaN loss`, async () => {
+      const losses = await C.scope(async () => {
+        const e = C.randn([1, 3, 2], { seed: 5, backend });
+        // Made on the device (no host copy), so it cannot be checked before the kernels run.
+        const t = C.reshape(C.cast(C.tensor([0, 9, 2], [3], { backend }), 'i32'), [1, 3]);
+        assert.is(t.hostValues, null);
+        return Array.from(await C.noGrad(() => (fn as typeof naiveLinearCrossEntropy)(e, C.randn([4, 2], { seed: 6, backend }), t, { reduction: 'none' })).read());
+      });
+      assert.ok(Number.isFinite(losses[0]!) && Number.isNaN(losses[1]!) && Number.isFinite(losses[2]!), `per-token losses ${losses}`);
+    });
+
     s(`${path}: D = 0: every logit is the bias`, async () => {
       const r = await run(backend, fn, [1, 3, 0, 4], [0, 1, 3], { reduction: 'sum' });
       const b = Array.from(await C.randn([4], { seed: 3, backend }).read());

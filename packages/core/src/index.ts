@@ -15,7 +15,7 @@ export { MemoryCounter } from './memory-counter.js';
 export { CpuBackend, type CpuBackendOptions } from './cpu/backend.js';
 export { generateJs } from './cpu/codegen.js';
 export * from './ops/api.js';
-export { type ElementwiseFn, coordinates, stridedOffset } from './ops/kernels.js';
+export { type ElementwiseFn, coordinates, runtimeNaN, stridedOffset } from './ops/kernels.js';
 export { grid1d, dispatchKernel, runMap, memoKernel, contiguousStrides, type BufferArg } from './ops/launch.js';
 export { broadcastShapes } from './ops/shape-utils.js';
 export * from './ops/elementwise-specs.js';

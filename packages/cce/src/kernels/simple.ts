@@ -1,7 +1,7 @@
 // The portable CCE kernels: one invocation per output element, loops and gather reads only, no
 // workgroup memory. Every backend that runs kernels with indexed stores runs them; the reference
 // interpreter checks the tuned kernels against them.
-import { type Kernel, defineKernel, defineMapKernel, f32, i32, memoKernel } from '@cce/core';
+import { type Kernel, defineKernel, defineMapKernel, f32, i32, memoKernel, runtimeNaN } from '@cce/core';
 import { type CceFlags, FILTER_TILE, declareLogitInputs, flagKey, gradTerm, ignoredTerm, keepsTerm, logitExpr, sumOverTokenTiles, sumOverVocabTiles } from './common.js';
 
 const WG = 64;
@@ -99,9 +99,8 @@ export function tokenLossKernel(f: CceFlags): Kernel {
         if (u.sumy && u.eps) loss = loss.sub(u.sumy.at(index).mul(u.eps.div(u.V.toF32())));
         if (u.z) loss = loss.add(u.z.mul(lse).mul(lse));
         const out = b.var('out', f32(0));
-        // 0 / 0 from runtime values: NaN marks a target outside the vocabulary.
-        const zero = b.let('zero', lse.mul(0));
-        b.if(t.ne(u.ignore), () => out.set(t.ge(0).and(t.lt(u.V)).select(loss, zero.div(zero))));
+        // NaN marks a target outside the vocabulary (device-side targets cannot be checked before the run).
+        b.if(t.ne(u.ignore), () => out.set(t.ge(0).and(t.lt(u.V)).select(loss, runtimeNaN(b, t))));
         return out;
       }));
 }
