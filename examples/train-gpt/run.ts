@@ -5,14 +5,14 @@
 import * as C from '@cce/core';
 import type { Backend } from '@cce/core';
 import {
-  AdamW, BatchSampler, CONFIG_FILE, GPT, MODEL_FILE, type GPTPresetName, type TokenData, gpt2Config, gpt2Name,
+  AdamW, BatchSampler, CONFIG_FILE, CheckpointError, GPT, MODEL_FILE, type GPTPresetName, type TokenData, checkGpt2Tensors, gpt2Config, gpt2DimsOf, gpt2Name, gptStateDict,
   gptConfig, gptParameterCount, lrAt, prepareData, validationBatches, writeCheckpointDir,
 } from '@cce/nn';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { OPTIMIZER_FILE, type ResumePoint, STATE_FORMAT, TRAINING_STATE_FILE, type TrainingState, readResumePoint } from './resume.js';
 
-export const OPTIMIZER_FILE = 'optimizer.safetensors';
-export const TRAINING_STATE_FILE = 'training_state.json';
+export { OPTIMIZER_FILE, TRAINING_STATE_FILE } from './resume.js';
 
 export interface TrainOptions {
   backend: Backend;
@@ -36,6 +36,11 @@ export interface TrainOptions {
   /** The token cache (see nn's prepareData); default nn's. */
   cacheDir?: string | false;
   log?: (line: string) => void;
+  /** Continue from the checkpoint in `out` (its step, optimizer, sampler and dropout state); the run's
+   *  settings must match the checkpoint's. */
+  resume?: boolean;
+  /** Start over even though `out` holds a checkpoint (it is replaced at the first evaluation). */
+  overwrite?: boolean;
   /** The command line's flags, recorded in the training state. */
   flags?: Record<string, unknown>;
   /** Called after each step with the backend's live-buffer count (the test checks it is stable). */
@@ -54,11 +59,15 @@ export interface MetricsRecord {
 }
 
 export interface TrainResult {
+  /** Every record of the run, those before a resumed checkpoint included. */
   records: MetricsRecord[];
   metricsFile: string;
   checkpointDir: string;
   parameters: number;
+  /** Steps run by this call (a resumed run counts from its checkpoint). */
   stepsRun: number;
+  /** The step this call started from (0, or the resumed checkpoint's). */
+  startStep: number;
   /** Training tokens over training wall time (evaluation and checkpoints excluded). */
   tokensPerSecond: number;
 }
@@ -90,16 +99,37 @@ export async function train(opts: TrainOptions, preloaded?: TokenData): Promise<
   const schedule = { warmupSteps: Math.min(100, Math.floor(steps / 10)), totalSteps: steps, maxLr, minLr: maxLr / 10 };
 
   const out = resolve(opts.out);
-  mkdirSync(out, { recursive: true });
   const metricsFile = join(out, 'metrics.jsonl');
   const checkpointDir = join(out, 'checkpoint');
-  writeFileSync(metricsFile, '');
+  let resumed: ResumePoint | undefined;
+  if (opts.resume) {
+    resumed = await readResumePoint(checkpointDir);
+    checkResumable(resumed.state, { config: opts.config, steps, batch, seed, maxLr, data, file: opts.data ?? null });
+  } else if (existsSync(join(checkpointDir, TRAINING_STATE_FILE)) && !opts.overwrite) {
+    throw new CheckpointError(`${out} already holds a checkpoint: continue it with --resume, start over with --overwrite, or pick another --out`);
+  }
+  const startStep = resumed?.state.step ?? 0;
+  mkdirSync(out, { recursive: true });
+  const records: MetricsRecord[] = resumed ? readMetrics(metricsFile).filter((r) => r.step <= startStep) : [];
+  // A resumed run drops the records logged after its checkpoint (a crash can leave some).
+  writeFileSync(metricsFile, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
 
   const prev = C.getBackendOrNull();
   C.setBackend(backend);
   const model = new GPT(cfg, { seed, backend });
   const opt = new AdamW(model.parameters(), { lr: maxLr, beta1: 0.9, beta2: 0.99, weightDecay: 0.1, maxGradNorm: 1.0 });
-  const sampler = new BatchSampler(data.train, T, batch, seed);
+  const sampler = new BatchSampler(data.train, T, batch, resumed?.state.sampler ?? seed);
+  if (resumed) {
+    const names = [...model.namedParameters().keys()];
+    if (names.join() !== resumed.state.optimizer.parameters.join()) {
+      throw new CheckpointError(`--resume: the checkpoint's optimizer covers other parameters than the model's (${resumed.state.optimizer.parameters.length} vs ${names.length})`);
+    }
+    checkGpt2Tensors(resumed.model.tensors, gpt2DimsOf(cfg));
+    model.loadStateDict(gptStateDict(resumed.model.tensors));
+    opt.loadState({ step: resumed.state.optimizer.step, m: resumed.m, v: resumed.v });
+    model.setDropoutState(resumed.state.dropout);
+    log(`resumed from ${checkpointDir} at step ${startStep} of ${steps}`);
+  }
   const valTensors = validationBatches(data.val, T, batch).map((b) => ({ ids: C.keep(C.tensor(b.inputs, [b.batch, T], { dtype: 'i32', backend })), n: b.batch }));
   const parameters = gptParameterCount(cfg);
   log(`model: ${opts.config} (${cfg.layers} layers, ${cfg.heads} heads, d=${cfg.dim}, context ${T}, vocab ${cfg.vocabSize}), ` +
@@ -133,20 +163,19 @@ export async function train(opts: TrainOptions, preloaded?: TokenData): Promise<
       optTensors.set(`v.${name}`, { dtype: 'F32', shape, data: Float32Array.from(host.v[i]!) });
     });
     const tensors = new Map([...weights].map(([name, t]) => [gpt2Name(name), t]));
-    const dims = { vocabSize: cfg.vocabSize, nPositions: T, nEmbd: cfg.dim, nLayer: cfg.layers, nHead: cfg.heads };
-    const state = {
-      format: 'cce-train-state-v1',
+    const state: TrainingState = {
+      format: STATE_FORMAT,
       step,
       steps,
       config: opts.config,
       batch,
       seed,
       schedule,
-      optimizer: { file: OPTIMIZER_FILE, step: host.step, lr: opt.lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, maxGradNorm: opt.maxGradNorm, parameters: names },
+      optimizer: { file: OPTIMIZER_FILE, step: host.step, lr: opt.lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, maxGradNorm: opt.maxGradNorm ?? null, parameters: names },
       sampler: sampler.state(),
       dropout: model.dropoutState(),
       tokenizer: data.tokenizer.spec(),
-      data: { corpus: data.corpus, file: opts.data ?? null, trainTokens: data.train.length, valTokens: data.val.length },
+      data: { corpus: data.corpus, file: opts.data === undefined ? null : resolve(opts.data), trainTokens: data.train.length, valTokens: data.val.length },
       flags: opts.flags ?? {},
     };
     // nn's saveCheckpoint writes model.safetensors, config.json and JSON files; the optimizer's moments
@@ -154,20 +183,19 @@ export async function train(opts: TrainOptions, preloaded?: TokenData): Promise<
     // directory writer is called here with one file more.
     await writeCheckpointDir(checkpointDir, (w) => {
       w.safetensors(MODEL_FILE, tensors, { format: 'pt' });
-      w.json(CONFIG_FILE, gpt2Config(dims));
+      w.json(CONFIG_FILE, gpt2Config(gpt2DimsOf(cfg)));
       w.safetensors(OPTIMIZER_FILE, optTensors, { format: 'cce-adamw-v1' });
       w.json(TRAINING_STATE_FILE, state);
     });
   };
 
-  const records: MetricsRecord[] = [];
   const started = performance.now();
   let trainMs = 0;
   let intervalStart = performance.now();
   let intervalTokens = 0;
   let stepsRun = 0;
   try {
-    for (let i = 0; i < stopAt; i++) {
+    for (let i = startStep; i < stopAt; i++) {
       const step = i + 1;
       const lr = lrAt(i, schedule);
       const logNow = step === 1 || step % logEvery === 0 || step === stopAt || step % opts.evalEvery === 0;
@@ -182,7 +210,7 @@ export async function train(opts: TrainOptions, preloaded?: TokenData): Promise<
         return { loss: await loss.item(), gradNorm: await opt.gradNorm!.item() };
       });
       intervalTokens += batch * T;
-      stepsRun = step;
+      stepsRun = step - startStep;
       opts.onStep?.(step, backend.memory().liveBuffers);
       if (!read) continue;
       // Wall time since the last logged step, evaluation and checkpoints excluded (the read waited for the device).
@@ -196,7 +224,7 @@ export async function train(opts: TrainOptions, preloaded?: TokenData): Promise<
       };
       const doEval = step % opts.evalEvery === 0 || step === stopAt;
       if (doEval) rec.valLoss = await evaluate();
-      const eta = ((stopAt - step) * trainMs) / step / 1000;
+      const eta = ((stopAt - step) * trainMs) / (step - startStep) / 1000;
       log(`step ${String(step).padStart(String(steps).length)}/${steps}  loss ${read.loss.toFixed(4)}` +
         `${rec.valLoss !== undefined ? `  val ${rec.valLoss.toFixed(4)}` : ''}  lr ${lr.toExponential(2)}  ` +
         `${Math.round(tps).toLocaleString('en-US')} tok/s  ETA ${fmtTime(eta)}`);
@@ -212,5 +240,27 @@ export async function train(opts: TrainOptions, preloaded?: TokenData): Promise<
     C.setBackend(prev);
   }
   const tokensPerSecond = stepsRun ? (stepsRun * batch * T) / (trainMs / 1000) : 0;
-  return { records, metricsFile, checkpointDir, parameters, stepsRun, tokensPerSecond };
+  return { records, metricsFile, checkpointDir, parameters, stepsRun, startStep, tokensPerSecond };
+}
+
+function readMetrics(file: string): MetricsRecord[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as MetricsRecord);
+}
+
+/** Refuses to resume a checkpoint with settings that would make a different run. */
+function checkResumable(st: TrainingState, run: { config: string; steps: number; batch: number; seed: number; maxLr: number; data: TokenData; file: string | null }): void {
+  const diffs: string[] = [];
+  const same = (what: string, ours: unknown, theirs: unknown) => {
+    if (JSON.stringify(ours) !== JSON.stringify(theirs)) diffs.push(`${what} ${JSON.stringify(ours)} (the checkpoint's: ${JSON.stringify(theirs)})`);
+  };
+  same('--config', run.config, st.config);
+  same('--steps', run.steps, st.steps);
+  same('--batch', run.batch, st.batch);
+  same('--seed', run.seed, st.seed);
+  same('--lr', run.maxLr, st.schedule.maxLr);
+  same('--data', run.file === null ? null : resolve(run.file), st.data.file === null ? null : resolve(st.data.file));
+  same('tokenizer', run.data.tokenizer.spec(), st.tokenizer);
+  same('training tokens', run.data.train.length, st.data.trainTokens);
+  if (diffs.length) throw new CheckpointError(`--resume: this run differs from the checkpoint's: ${diffs.join('; ')}`);
 }

@@ -5,11 +5,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import * as C from '@cce/core';
-import { GPT, checkGpt2Tensors, gpt2DimsFromConfig, loadCheckpoint } from '@cce/nn';
+import { CheckpointError, GPT, checkGpt2Tensors, drawToken, gpt2DimsFromConfig, gptFromCheckpoint, gptStateDict, loadCheckpoint, readSafetensors } from '@cce/nn';
 import { OPTIMIZER_FILE, TRAINING_STATE_FILE, loadRunData, train } from '../../examples/train-gpt/run.js';
 
 const s = suite('nn: train (pnpm train)');
@@ -87,7 +87,7 @@ s('a 30-step micro char run lowers the loss, leaves no buffer behind and writes 
   const data = await loadRunData({ data: textFile, tokenizer: 'char', config: 'micro', cacheDir: false });
   assert.is(data.tokenizer.modelVocabSize, dims.vocabSize);
   const model = new GPT({ vocabSize: dims.vocabSize, contextLength: 64, layers: 2, heads: 2, dim: 64 }, { backend });
-  model.loadStateDict(new Map([...ckpt.tensors].map(([name, t]) => [name.replace(/^transformer\./, ''), { shape: t.shape, data: t.data as Float32Array, dtype: t.dtype }])));
+  model.loadStateDict(gptStateDict(ckpt.tensors));
   const wte = ckpt.tensors.get('transformer.wte.weight')!;
   assert.equal(Array.from((await model.wte.weight.read()).slice(0, 8)), Array.from(wte.data.slice(0, 8) as Float32Array));
   model.dispose();
@@ -119,13 +119,137 @@ s('a missing, empty or too-short data file is refused with its message (the CLI:
   }
   const p = spawnSync(process.execPath, [join(root, 'scripts/run-ts.mjs'), 'examples/train-gpt.ts', '--backend', 'cpu', '--data', short, '--out', join(dir, 'cli')],
     { cwd: root, encoding: 'utf8', env: { ...process.env, CCE_CACHE_DIR: join(dir, 'cache') } });
-  assert.is(p.status, 2, `exit ${p.status}; stderr: ${p.stderr}`);
+  assert.is(p.status, 1, `exit ${p.status}; stderr: ${p.stderr}`);
   const err = p.stderr.trim().split('\n');
   assert.is(err.length, 1, p.stderr);
   assert.match(err[0]!, /^pnpm train: .*short\.txt/);
   const bad = spawnSync(process.execPath, [join(root, 'scripts/run-ts.mjs'), 'examples/train-gpt.ts', '--config', 'huge'], { cwd: root, encoding: 'utf8' });
   assert.is(bad.status, 2);
   assert.match(bad.stderr, /--config: expected one of micro, tiny, small, got 'huge'/);
+});
+
+s('--steps 16 equals --steps 16 --stop-after 8 resumed to the end, bitwise on the cpu reference', async () => {
+  const run = (out: string, extra: { stopAfter?: number; resume?: boolean }) => train({
+    backend: new C.CpuBackend(), config: 'micro', tokenizer: 'char', data: textFile, steps: 16, batch: 2, seed: 11,
+    out, evalEvery: 4, logEvery: 1, cacheDir: false, ...extra,
+  });
+  const whole = join(dir, 'whole');
+  const split = join(dir, 'split');
+  await run(whole, {});
+  const first = await run(split, { stopAfter: 8 });
+  assert.is(first.stepsRun, 8);
+  const lines: string[] = [];
+  const second = await train({
+    backend: new C.CpuBackend(), config: 'micro', tokenizer: 'char', data: textFile, steps: 16, batch: 2, seed: 11,
+    out: split, evalEvery: 4, logEvery: 1, cacheDir: false, resume: true, log: (l) => lines.push(l),
+  });
+  assert.is(second.startStep, 8);
+  assert.is(second.stepsRun, 8);
+  assert.ok(lines.some((l) => /resumed from .* at step 8 of 16/.test(l)), lines.join('\n'));
+  const metrics = (out: string) => readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')
+    .map((l) => JSON.parse(l) as Record<string, number>).map(({ step, loss, lr, gradNorm, valLoss }) => ({ step, loss, lr, gradNorm, valLoss }));
+  const a = metrics(whole);
+  assert.is(a.length, 16);
+  assert.equal(metrics(split), a);
+  assert.equal(second.records.map((r) => r.step), a.map((r) => r.step));
+  for (const f of ['model.safetensors', OPTIMIZER_FILE]) {
+    assert.ok(readFileSync(join(whole, 'checkpoint', f)).equals(readFileSync(join(split, 'checkpoint', f))), `${f} differs between the whole and the resumed run`);
+  }
+});
+
+s('a run refuses to replace a checkpoint, resumes only with matching settings, and a corrupt checkpoint is refused untouched', async () => {
+  const out = join(dir, 'guarded');
+  const opts = { backend: new C.CpuBackend(), config: 'micro' as const, tokenizer: 'char' as const, data: textFile, steps: 8, batch: 2, seed: 4, out, evalEvery: 4, cacheDir: false as const };
+  await train({ ...opts, stopAfter: 4 });
+  const refused = async (p: Promise<unknown>, pattern: RegExp) => {
+    try {
+      await p;
+      assert.unreachable(`accepted; expected ${pattern}`);
+    } catch (e) {
+      assert.instance(e, Error);
+      assert.match((e as Error).message, pattern);
+    }
+  };
+  await refused(train(opts).catch((e) => { assert.instance(e, CheckpointError); throw e; }), /already holds a checkpoint: continue it with --resume, start over with --overwrite/);
+  await refused(train({ ...opts, batch: 3, resume: true }), /differs from the checkpoint's: --batch 3 \(the checkpoint's: 2\)/);
+  await refused(train({ ...opts, steps: 9, resume: true }), /--steps 9 \(the checkpoint's: 8\)/);
+  const ckptFiles = () => Object.fromEntries(readdirSync(join(out, 'checkpoint')).map((f) => [f, readFileSync(join(out, 'checkpoint', f))]));
+  const metricsBefore = readFileSync(join(out, 'metrics.jsonl'));
+  // Truncate the optimizer's file, then the model's: each is refused by name, and nothing is written.
+  const optFile = join(out, 'checkpoint', OPTIMIZER_FILE);
+  const modelFile = join(out, 'checkpoint', 'model.safetensors');
+  const intact = { opt: readFileSync(optFile), model: readFileSync(modelFile) };
+  writeFileSync(optFile, intact.opt.subarray(0, intact.opt.length - 5));
+  const cut = ckptFiles();
+  await refused(train({ ...opts, resume: true }), /optimizer\.safetensors/);
+  assert.equal(ckptFiles(), cut);
+  writeFileSync(optFile, intact.opt);
+  writeFileSync(modelFile, intact.model.subarray(0, 100));
+  await refused(train({ ...opts, resume: true }), /model\.safetensors/);
+  assert.ok(readFileSync(join(out, 'metrics.jsonl')).equals(metricsBefore), 'metrics.jsonl was rewritten by a refused resume');
+  writeFileSync(modelFile, intact.model);
+  const resumed = await train({ ...opts, resume: true });
+  assert.is(resumed.startStep, 4);
+  assert.is(resumed.stepsRun, 4);
+  // The CLI says the same in one line (exit 1), and --resume takes the checkpoint's settings.
+  const cli = (...a: string[]) => spawnSync(process.execPath, [join(root, 'scripts/run-ts.mjs'), 'examples/train-gpt.ts', '--backend', 'cpu', '--out', out, ...a],
+    { cwd: root, encoding: 'utf8', env: { ...process.env, CCE_CACHE_DIR: join(dir, 'cache') } });
+  const again = cli('--data', textFile, '--steps', '8');
+  assert.is(again.status, 1, again.stderr);
+  assert.match(again.stderr, /^pnpm train: .*already holds a checkpoint/);
+  const done = cli('--resume', '--log-every', '1');
+  assert.is(done.status, 0, done.stderr);
+  assert.match(done.stdout, /resuming .*checkpoint: step 8 of 8, config micro, tokenizer char/);
+});
+
+s('pnpm sample continues a prompt from a checkpoint, the same for the same seed, and writes logits for PyTorch', async () => {
+  const ckpt = join(dir, 'whole', 'checkpoint');
+  const sample = (...a: string[]) => spawnSync(process.execPath, [join(root, 'scripts/run-ts.mjs'), 'examples/sample.ts', '--backend', 'cpu', '--ckpt', ckpt, ...a], { cwd: root, encoding: 'utf8' });
+  const one = sample('--prompt', 'The river', '--tokens', '24', '--seed', '7', '--top-k', '10');
+  assert.is(one.status, 0, one.stderr);
+  assert.ok(one.stdout.startsWith('The river'), one.stdout);
+  assert.is(one.stdout.trimEnd().length > 'The river'.length, true, one.stdout);
+  const chars = new Set(readFileSync(textFile, 'utf8'));
+  for (const c of one.stdout.slice(0, -1)) assert.ok(chars.has(c), `sampled ${JSON.stringify(c)}, not in the corpus`);
+  assert.is(sample('--prompt', 'The river', '--tokens', '24', '--seed', '7', '--top-k', '10').stdout, one.stdout);
+  const bad = sample('--prompt', 'The \u00e9t\u00e9');
+  assert.is(bad.status, 1);
+  assert.match(bad.stderr, /^pnpm sample: --prompt: char tokenizer: character "\u00e9"/);
+  const missing = sample('--ckpt', join(dir, 'nowhere'));
+  assert.is(missing.status, 1);
+  assert.match(missing.stderr, /no such directory/);
+
+  const file = join(dir, 'logits.safetensors');
+  const w = sample('--write-logits', file, '--seed', '3');
+  assert.is(w.status, 0, w.stderr);
+  const { tensors, metadata } = await readSafetensors(file);
+  assert.is(metadata.format, 'pt');
+  const ids = tensors.get('input_ids')!;
+  const logits = tensors.get('logits')!;
+  assert.equal(ids.shape, [2, 64]);
+  assert.is(logits.shape.length, 3);
+  assert.equal(logits.shape.slice(0, 2), [2, 64]);
+  // The file's logits are the model's: recompute the last position of the second row in-process.
+  const model = gptFromCheckpoint(await loadCheckpoint(ckpt), { backend: new C.CpuBackend() });
+  const V = logits.shape[2]!;
+  const row = await model.logits(C.tensor(Array.from(ids.data.slice(64, 128) as Int32Array), [1, 64], { dtype: 'i32', backend: model.wte.weight.backend })).read();
+  const fromFile = (logits.data as Float32Array).subarray((2 * 64 - 1) * V, 2 * 64 * V);
+  for (let j = 0; j < V; j++) assert.ok(Math.abs(row[j]! - fromFile[j]!) <= 1e-5 * (1 + Math.abs(row[j]!)), `logit ${j}: ${row[j]} vs ${fromFile[j]}`);
+  model.dispose();
+});
+
+s('drawToken never draws a padding id, whatever its logit, and follows temperature and top-k', () => {
+  const logits = [1, 3, 2, 0, 50, 60]; // ids 4 and 5 are padding (vocabulary 4)
+  const rng = C.mulberry32(1);
+  const counts = [0, 0, 0, 0, 0, 0];
+  for (let i = 0; i < 4000; i++) counts[drawToken(logits, { vocabSize: 4 }, rng)]!++;
+  assert.is(counts[4]! + counts[5]!, 0);
+  // Softmax of [1, 3, 2, 0]: about 0.087, 0.644, 0.237, 0.032.
+  assert.ok(Math.abs(counts[1]! / 4000 - 0.644) < 0.03, `id 1 drawn ${counts[1]} of 4000`);
+  assert.is(drawToken(logits, { vocabSize: 4, temperature: 0 }, rng), 1);
+  for (let i = 0; i < 200; i++) assert.ok([1, 2].includes(drawToken(logits, { vocabSize: 4, topK: 2 }, rng)));
+  assert.is(drawToken([NaN, NaN, 0.5], { vocabSize: 3 }, rng), 2);
+  assert.throws(() => drawToken([NaN, NaN], { vocabSize: 2 }, rng), /every logit .* is NaN/);
 });
 
 s.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -135,10 +135,14 @@ export class GPT extends Module {
     return linearCrossEntropy(this.hidden(ids), this.classifier, ids, { ...this.lossOptions, shift: 1 });
   }
 
-  /** Logits of the last position only, [B, V] (for sampling; padding rows included). */
-  logits(ids: Tensor): Tensor {
+  /**
+   * Logits (padding rows included): of the last position only, [B, V], for sampling; or with
+   * `{ all: true }` of every position, [B, T, V] (to compare with another implementation).
+   */
+  logits(ids: Tensor, opts: { all?: boolean } = {}): Tensor {
     const h = this.hidden(ids);
     const [B, T, d] = h.shape as [number, number, number];
+    if (opts.all) return C.reshape(C.matmul(C.reshape(h, [B * T, d]), this.classifier, { transB: true }), [B, T, this.config.vocabSize]);
     const last = C.reshape(C.slice(h, [0, T - 1, 0], [B, T, d]), [B, d]);
     return C.matmul(last, this.classifier, { transB: true });
   }

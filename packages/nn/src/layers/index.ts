@@ -1,3 +1,4 @@
 export * from './basic.js';
 export * from './attention.js';
 export * from './gpt.js';
+export * from './gpt-checkpoint.js';
