@@ -1,7 +1,8 @@
 // `pnpm train`: trains a GPT from scratch (packages/nn) with CCE as its loss, on the best backend found.
 // Defaults by backend: on a WebGPU hardware adapter `tiny` with GPT-2's BPE; otherwise (gpu.js, cpu, a
-// software adapter) `micro` with the char tokenizer. Progress as plain lines; metrics as JSONL and an
-// atomic checkpoint directory (GPT-2 names, config.json, optimizer and training state) in --out.
+// software adapter) `micro` with the char tokenizer. A progress bar on a terminal (plain lines elsewhere);
+// in --out: metrics as JSONL, the loss curve as SVG and an atomic checkpoint directory (GPT-2 names,
+// config.json, optimizer and training state) that --resume continues and `pnpm sample` reads.
 // The loop itself is examples/train-gpt/run.ts (`train(options)`).
 // Usage: pnpm train [-- --backend NAME] [--config micro|tiny|small] [--steps N] ...   (--help lists every flag)
 import * as C from '@cce/core';
@@ -9,6 +10,7 @@ import { CheckpointError, GPT_PRESETS, type GPTPresetName } from '@cce/nn';
 import { loadBackends } from './backends.js';
 import { join } from 'node:path';
 import { loadRunData, train } from './train-gpt/run.js';
+import { createProgress } from './train-gpt/progress.js';
 import { readTrainingState } from './train-gpt/resume.js';
 
 const configs = Object.keys(GPT_PRESETS) as GPTPresetName[];
@@ -36,7 +38,7 @@ const args = await C.parseCli({
   notes: ['examples:\n  pnpm train\n  pnpm train -- --backend cpu --steps 200 --eval-every 50\n  pnpm train -- --data my.txt --tokenizer char --out runs/mine\n' +
     '  pnpm train -- --steps 2000 --stop-after 500 && pnpm train -- --resume     (the same run as one of 2000 steps)'],
 });
-const say = C.cliLog(false);
+let say = C.cliLog(false);
 // Data and checkpoint errors name the file and what is wrong; the work cannot be done (exit 1).
 const fail = (message: string): never => C.exitWithError(message.split('\n')[0]!, 1);
 
@@ -60,13 +62,18 @@ const dataFile = args.data ?? saved?.data.file ?? undefined;
 // nn's data module names the file and what is wrong (missing, empty, too short for one context).
 const data = await loadRunData({ data: dataFile, tokenizer, config }).catch((e: Error) => fail(e.message));
 const { help: _h, _: _p, ...flags } = args;
+const steps = args.steps ?? saved?.steps ?? (hardwareGpu ? 2000 : 200);
+// A bar on a terminal, plain lines elsewhere; every line goes through it, so the two never tangle.
+const progress = createProgress({ total: Math.min(steps, args['stop-after'] ?? steps) });
+say = (line) => progress.log(line);
 const result = await train({
-  backend, config, tokenizer, data: dataFile, steps: args.steps ?? saved?.steps ?? (hardwareGpu ? 2000 : 200), stopAfter: args['stop-after'],
+  backend, config, tokenizer, data: dataFile, steps, stopAfter: args['stop-after'], progress,
   batch: args.batch ?? saved?.batch, lr: args.lr ?? saved?.schedule.maxLr, seed: args.seed ?? saved?.seed, out: args.out, resume: args.resume,
   overwrite: args.overwrite, evalEvery: args['eval-every'], logEvery: args['log-every'], log: say, flags: { ...flags, config, tokenizer },
 }, data).catch((e: Error) => (e instanceof CheckpointError ? fail(e.message) : Promise.reject(e)));
 const last = result.records[result.records.length - 1];
 say(`done: ${result.stepsRun} steps, final loss ${last?.loss.toFixed(4)}${last?.valLoss !== undefined ? `, val ${last.valLoss.toFixed(4)}` : ''}, ` +
   `${Math.round(result.tokensPerSecond).toLocaleString('en-US')} training tokens/s`);
+say(`loss curve: ${result.curveFile}`);
 say(`metrics: ${result.metricsFile}`);
 say(`checkpoint: ${result.checkpointDir} (model.safetensors, config.json, optimizer.safetensors, training_state.json)`);

@@ -8,8 +8,10 @@ import {
   AdamW, BatchSampler, CONFIG_FILE, CheckpointError, GPT, MODEL_FILE, type GPTPresetName, type TokenData, checkGpt2Tensors, gpt2Config, gpt2DimsOf, gpt2Name, gptStateDict,
   gptConfig, gptParameterCount, lrAt, prepareData, validationBatches, writeCheckpointDir,
 } from '@cce/nn';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { trainingCurveSvg } from './loss-curve.js';
+import { type Progress, formatDuration } from './progress.js';
 import { OPTIMIZER_FILE, type ResumePoint, STATE_FORMAT, TRAINING_STATE_FILE, type TrainingState, readResumePoint } from './resume.js';
 
 export { OPTIMIZER_FILE, TRAINING_STATE_FILE } from './resume.js';
@@ -36,6 +38,8 @@ export interface TrainOptions {
   /** The token cache (see nn's prepareData); default nn's. */
   cacheDir?: string | false;
   log?: (line: string) => void;
+  /** A progress bar, updated every step (its `log` should be `log`, so lines and bar share a stream). */
+  progress?: Progress;
   /** Continue from the checkpoint in `out` (its step, optimizer, sampler and dropout state); the run's
    *  settings must match the checkpoint's. */
   resume?: boolean;
@@ -62,6 +66,8 @@ export interface TrainResult {
   /** Every record of the run, those before a resumed checkpoint included. */
   records: MetricsRecord[];
   metricsFile: string;
+  /** The loss curve (train and validation against step), rewritten at every evaluation. */
+  curveFile: string;
   checkpointDir: string;
   parameters: number;
   /** Steps run by this call (a resumed run counts from its checkpoint). */
@@ -72,11 +78,6 @@ export interface TrainResult {
   tokensPerSecond: number;
 }
 
-const fmtTime = (s: number) => {
-  if (!Number.isFinite(s)) return '?';
-  const m = Math.floor(s / 60);
-  return m ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`;
-};
 
 /** The data for a run (an error's message is one line naming the file and what is wrong). */
 export async function loadRunData(opts: Pick<TrainOptions, 'data' | 'tokenizer' | 'config' | 'cacheDir'>): Promise<TokenData> {
@@ -100,6 +101,7 @@ export async function train(opts: TrainOptions, preloaded?: TokenData): Promise<
 
   const out = resolve(opts.out);
   const metricsFile = join(out, 'metrics.jsonl');
+  const curveFile = join(out, 'loss-curve.svg');
   const checkpointDir = join(out, 'checkpoint');
   let resumed: ResumePoint | undefined;
   if (opts.resume) {
@@ -212,7 +214,14 @@ export async function train(opts: TrainOptions, preloaded?: TokenData): Promise<
       intervalTokens += batch * T;
       stepsRun = step - startStep;
       opts.onStep?.(step, backend.memory().liveBuffers);
-      if (!read) continue;
+      const last = records[records.length - 1];
+      if (!read) {
+        if (last && opts.progress) {
+          const msPerStep = (trainMs + performance.now() - intervalStart) / stepsRun;
+          opts.progress.update(step, { loss: last.loss, tokensPerSecond: last.tokensPerSecond, etaSeconds: ((stopAt - step) * msPerStep) / 1000 });
+        }
+        continue;
+      }
       // Wall time since the last logged step, evaluation and checkpoints excluded (the read waited for the device).
       const ms = performance.now() - intervalStart;
       trainMs += ms;
@@ -227,20 +236,32 @@ export async function train(opts: TrainOptions, preloaded?: TokenData): Promise<
       const eta = ((stopAt - step) * trainMs) / (step - startStep) / 1000;
       log(`step ${String(step).padStart(String(steps).length)}/${steps}  loss ${read.loss.toFixed(4)}` +
         `${rec.valLoss !== undefined ? `  val ${rec.valLoss.toFixed(4)}` : ''}  lr ${lr.toExponential(2)}  ` +
-        `${Math.round(tps).toLocaleString('en-US')} tok/s  ETA ${fmtTime(eta)}`);
+        `${Math.round(tps).toLocaleString('en-US')} tok/s  ETA ${formatDuration(eta)}`);
       records.push(rec);
+      opts.progress?.update(step, { loss: rec.loss, tokensPerSecond: rec.tokensPerSecond, etaSeconds: eta });
       appendFileSync(metricsFile, `${JSON.stringify(rec)}\n`);
-      if (doEval) await save(step);
+      if (doEval) {
+        await save(step);
+        writeFileAtomic(curveFile, trainingCurveSvg(records, `${opts.config} GPT on ${data.corpus} (${data.tokenizer.kind}): loss against step`));
+      }
       intervalStart = performance.now();
     }
   } finally {
+    opts.progress?.done();
     opt.dispose();
     model.dispose();
     for (const v of valTensors) v.ids.dispose();
     C.setBackend(prev);
   }
   const tokensPerSecond = stepsRun ? (stepsRun * batch * T) / (trainMs / 1000) : 0;
-  return { records, metricsFile, checkpointDir, parameters, stepsRun, startStep, tokensPerSecond };
+  return { records, metricsFile, curveFile, checkpointDir, parameters, stepsRun, startStep, tokensPerSecond };
+}
+
+/** Writes a temporary file beside `file`, then renames it over `file` (a reader never sees half a file). */
+function writeFileAtomic(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
 }
 
 function readMetrics(file: string): MetricsRecord[] {

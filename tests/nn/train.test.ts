@@ -64,6 +64,10 @@ s('a 30-step micro char run lowers the loss, leaves no buffer behind and writes 
   assert.is(lines.filter((l) => /^step +\d+\/30 +loss \d/.test(l)).length, 4);
   assert.ok(lines.some((l) => /^step 30\/30 .*val \d.*tok\/s/.test(l)), lines.join('\n'));
 
+  // The loss curve: one SVG with a train and a validation line.
+  const svg = readFileSync(r.curveFile, 'utf8');
+  assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  assert.is((svg.match(/<polyline /g) ?? []).length, 2, 'a train and a validation polyline');
   const metrics = readFileSync(r.metricsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number; valLoss?: number });
   assert.equal(metrics.map((m) => m.step), [1, 10, 20, 30]);
   assert.equal(metrics.map((m) => m.loss), r.records.map((x) => x.loss));
