@@ -3,7 +3,6 @@
 // update kernels read the factor as an input and a caller reads the norm only when it logs.
 import * as C from '@cce/core';
 import type { Kernel, Tensor } from '@cce/core';
-import { bindingWindows, dispatchWindows, filledF32, windowOf } from './windows.js';
 
 const WG = 256;
 /** Elements each invocation of the partial-sum kernel adds up (at most). */
@@ -69,14 +68,14 @@ export function gradNorm(params: readonly Tensor[], maxNorm = Infinity): GradNor
     let total = 0;
     for (const g of grads) {
       if (g.dtype !== 'f32') throw new Error(`gradNorm: gradient ${g} is not f32`);
-      for (const w of bindingWindows('gradNorm', backend, g.size)) {
+      for (const w of C.bindingWindows('gradNorm', backend, g.size)) {
         if (w.length === 0) continue;
         const parts = Math.min(MAX_PARTIALS, roundUp(Math.ceil(w.length / PER_INVOCATION), C.RANGE_ALIGNMENT));
         jobs.push({ g, w, parts, slot: total });
         total += parts;
       }
     }
-    const one = (value: number) => filledF32([1], value, backend, 'gradNorm');
+    const one = (value: number) => C.full([1], value, { backend });
     if (total === 0) return { norm: one(0), scale: one(1) };
     // With binding windows, every partial sum lands in one tensor; otherwise each window gets its own
     // and they are concatenated.
@@ -84,9 +83,9 @@ export function gradNorm(params: readonly Tensor[], maxNorm = Infinity): GradNor
     const partials = shared ? C.Tensor.empty([total], 'f32', backend, 'gradNorm') : null;
     const pieces: Tensor[] = [];
     for (const j of jobs) {
-      const out = partials ? windowOf(partials, { offset: j.slot, length: j.parts }) : C.Tensor.empty([j.parts], 'f32', backend, 'gradNorm');
+      const out = partials ? C.windowOf(partials, { offset: j.slot, length: j.parts }) : C.Tensor.empty([j.parts], 'f32', backend, 'gradNorm');
       const grid = C.grid1d(j.parts, WG, backend.capabilities.limits.maxWorkgroupsPerDimension);
-      C.dispatchKernel(backend, sumSquaresKernel(), { src: windowOf(j.g, j.w), out },
+      C.dispatchKernel(backend, sumSquaresKernel(), { src: C.windowOf(j.g, j.w), out },
         { count: j.parts, stride: j.parts, n: j.w.length, iters: Math.ceil(j.w.length / j.parts) }, grid);
       if (out instanceof C.Tensor) pieces.push(out);
     }
@@ -112,7 +111,7 @@ export function scaleGrads(params: readonly Tensor[], scale: Tensor): void {
       const g = p.grad;
       if (!g) continue;
       const out = C.Tensor.empty(g.shape, 'f32', g.backend, 'scaleGrads');
-      dispatchWindows('scaleGrads', scaleKernel(), g.size, { out, g }, { scale }, {}, g.backend);
+      C.dispatchWindows('scaleGrads', scaleKernel(), g.size, { out, g }, { scale }, {}, g.backend);
       g.assign(out);
     }
   });

@@ -6,5 +6,4 @@ export * from './data/index.js';
 export * from './schedule.js';
 export * from './layers/index.js';
 export * from './clip.js';
-export { bindingWindows, filledF32 } from './windows.js';
 export * from './sample.js';

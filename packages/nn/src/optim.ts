@@ -2,11 +2,11 @@
 // (Tensor.assign), since a WebGPU kernel may not bind one buffer as both input and output. Nothing in a
 // step reads from the device: hyperparameters known on the host are uniforms, the gradient clip factor
 // is a one-element device tensor the update kernels read. Tensors larger than one storage binding are
-// updated window by window (windows.ts).
+// updated window by window (core's dispatchWindows).
 import * as C from '@cce/core';
 import type { Backend, Kernel, Tensor } from '@cce/core';
 import { gradNorm } from './clip.js';
-import { dispatchWindows, filledF32, copyInto } from './windows.js';
+import { copyInto } from './windows.js';
 
 const WG = 256;
 
@@ -23,7 +23,7 @@ export class SGD {
       for (const p of this.params) {
         if (!p.grad) continue;
         const out = C.Tensor.empty(p.shape, 'f32', p.backend, 'SGD.step');
-        dispatchWindows('SGD.step', sgdKernel(), p.size, { out, w: p, g: p.grad }, {}, { lr: this.lr }, p.backend);
+        C.dispatchWindows('SGD.step', sgdKernel(), p.size, { out, w: p, g: p.grad }, {}, { lr: this.lr }, p.backend);
         p.assign(out);
       }
     });
@@ -183,10 +183,10 @@ export class AdamW {
       }
     }
     for (const p of this.params) if (p.dtype !== 'f32') throw new Error(`AdamW: parameter ${p} is not f32`);
-    this.m = this.params.map((p) => C.keep(filledF32(p.shape, 0, p.backend, 'AdamW')));
-    this.v = this.params.map((p) => C.keep(filledF32(p.shape, 0, p.backend, 'AdamW')));
+    this.m = this.params.map((p) => C.keep(C.zeros(p.shape, { backend: p.backend })));
+    this.v = this.params.map((p) => C.keep(C.zeros(p.shape, { backend: p.backend })));
     const backend = this.params[0]?.backend;
-    this.one = backend ? C.keep(filledF32([1], 1, backend, 'AdamW')) : null;
+    this.one = backend ? C.keep(C.ones([1], { backend })) : null;
   }
 
   /** Steps taken so far (the bias corrections use it). */
@@ -228,11 +228,11 @@ export class AdamW {
     const mOut = fresh();
     const vOut = fresh();
     if (!backend.capabilities.mapOnly) {
-      dispatchWindows('AdamW.step', fusedKernel(), p.size, { w: p, g, m, v, out: wOut, mOut, vOut }, { scale }, u, backend);
+      C.dispatchWindows('AdamW.step', fusedKernel(), p.size, { w: p, g, m, v, out: wOut, mOut, vOut }, { scale }, u, backend);
     } else {
-      dispatchWindows('AdamW.step', mapM(), p.size, { m, g, out: mOut }, { scale }, u, backend);
-      dispatchWindows('AdamW.step', mapV(), p.size, { v, g, out: vOut }, { scale }, u, backend);
-      dispatchWindows('AdamW.step', mapW(), p.size, { w: p, m: mOut, v: vOut, out: wOut }, {}, u, backend);
+      C.dispatchWindows('AdamW.step', mapM(), p.size, { m, g, out: mOut }, { scale }, u, backend);
+      C.dispatchWindows('AdamW.step', mapV(), p.size, { v, g, out: vOut }, { scale }, u, backend);
+      C.dispatchWindows('AdamW.step', mapW(), p.size, { w: p, m: mOut, v: vOut, out: wOut }, {}, u, backend);
     }
     m.assign(mOut);
     v.assign(vOut);

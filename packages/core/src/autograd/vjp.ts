@@ -32,8 +32,19 @@ function matmulGrads(g: Tensor, n: TapeNode<'matmul'>): (Tensor | null)[] {
   const [a, b] = n.inputs as [Tensor, Tensor];
   const { transA, transB } = n.attrs;
   const da = transA ? matmul(b, g, { transA: transB, transB: true }) : matmul(g, b, { transB: !transB });
+  return [sumTo(da, a.shape), matmulWeightGrad(a, b, g, transA, transB)];
+}
+
+/** b's gradient; a 2-D b under a batched a takes one product over the flattened rows, not a [batch, ...] sum. */
+function matmulWeightGrad(a: Tensor, b: Tensor, g: Tensor, transA: boolean, transB: boolean): Tensor {
+  if (b.rank === 2 && a.rank > 2 && !transA) {
+    const rows = a.shape.slice(0, -1).reduce((x, y) => x * y, 1);
+    const a2 = reshape(a, [rows, a.shape[a.rank - 1]!]);
+    const g2 = reshape(g, [rows, g.shape[g.rank - 1]!]);
+    return transB ? matmul(g2, a2, { transA: true }) : matmul(a2, g2, { transA: true });
+  }
   const db = transB ? matmul(g, a, { transA: true, transB: transA }) : matmul(a, g, { transA: !transA });
-  return [sumTo(da, a.shape), sumTo(db, b.shape)];
+  return sumTo(db, b.shape);
 }
 
 function extremumGrads(name: string, keepA: (a: Ex, b: Ex) => Ex) {

@@ -3,7 +3,7 @@ import type { Backend, DType } from '../backend.js';
 import { getBackend } from '../registry.js';
 import { Tensor, checkBufferSize, checkShape } from '../tensor.js';
 import { fillKernel } from './kernels.js';
-import { runMap } from './launch.js';
+import { dispatchWindows } from './windows.js';
 import { fmt, sizeOf } from './shape-utils.js';
 import { type Rng, defaultRng, mulberry32 } from '../random.js';
 
@@ -33,7 +33,8 @@ export function tensor(data: ArrayLike<number>, shape?: readonly number[], opts:
 function filled(op: string, shape: readonly number[], value: number, opts: CreateOptions): Tensor {
   const dtype = opts.dtype ?? 'f32';
   const t = Tensor.empty(shape, dtype, opts.backend ?? getBackend(), op);
-  return runMap(fillKernel(dtype), t, {}, { value });
+  dispatchWindows(op, fillKernel(dtype), t.size, { out: t }, {}, { value }, t.backend);
+  return t;
 }
 
 export const full = (shape: readonly number[], value: number, opts: CreateOptions = {}) => filled('full', shape, value, opts);

@@ -7,6 +7,7 @@ import { Tensor } from '../tensor.js';
 import type { DType } from '../backend.js';
 import { type ElementwiseFn, elementwiseKernel } from './kernels.js';
 import { indexedUniforms, runMap } from './launch.js';
+import { dispatchWindows } from './windows.js';
 import {
   type BinaryName, type CompareOp, type UnaryName,
   binaryExprs, compareExprs, floatOnlyUnary, geluGradExpr, unaryExprs,
@@ -30,7 +31,12 @@ export function mapElementwise(name: string, inputs: Tensor[], outDtype: DType, 
     buffers[`in${j}`] = t;
     if (rank > 0) Object.assign(uniforms, indexedUniforms(`in${j}_st`, broadcastStrides(t.shape, outShape)));
   });
-  if (rank > 0) Object.assign(uniforms, indexedUniforms('shape', outShape));
+  if (rank === 0) {
+    // Contiguous inputs share the output's element range, so tensors past one binding go by windows.
+    dispatchWindows(name, kernel, out.size, { ...buffers, out }, {}, uniforms, out.backend);
+    return out;
+  }
+  Object.assign(uniforms, indexedUniforms('shape', outShape));
   return runMap(kernel, out, buffers, uniforms);
 }
 

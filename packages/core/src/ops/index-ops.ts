@@ -10,6 +10,7 @@ import { Tensor } from '../tensor.js';
 import type { NumericScalar } from '../ir/types.js';
 import { gatherRowsKernel, oneHotKernel, pickKernel, scatterAddRowsKernel } from './kernels.js';
 import { runMap } from './launch.js';
+import { bindingWindows, dispatchWindows, windowOf } from './windows.js';
 import { fmt, requireDtype, requireSameBackend, sizeOf } from './shape-utils.js';
 
 /** Where flat element `i` of a tensor of `shape` sits, for messages: `3` in 1-D, `[1, 2]` otherwise. */
@@ -75,8 +76,13 @@ export function gather(table: Tensor, ids: Tensor): Tensor {
   if (table.dtype !== 'f32' && !ids.hostValues && ids.size > 0) {
     throw new Error(`gather: an ${table.dtype} table ${fmt(table.shape)} needs host-known ids (a device-computed id out of range would be marked NaN, which ${table.dtype} cannot hold)`);
   }
+  const D = sizeOf(rest);
   const out = Tensor.empty([...ids.shape, ...rest], table.dtype, table.backend, 'gather');
-  runMap(gatherRowsKernel(table.dtype as NumericScalar), out, { table, ids }, { D: sizeOf(rest), V: V! });
+  // A table past one binding goes by windows of rows, each dispatch writing the ids that fall in it.
+  for (const w of bindingWindows('gather', table.backend, table.size, D)) {
+    const window = { row0: w.offset / D, window_rows: w.length / D };
+    runMap(gatherRowsKernel(table.dtype as NumericScalar), out, { table: windowOf(table, w), ids }, { D, V: V!, ...window });
+  }
   return record('gather', [table, ids], out, {});
 }
 
@@ -95,7 +101,9 @@ export function scatterAdd(src: Tensor, ids: Tensor, rows: number): Tensor {
   if (!Number.isInteger(rows) || rows < 0) throw new Error(`scatterAdd: rows must be a non-negative integer, got ${rows}`);
   checkHostIds('scatterAdd', ids, rows, 'id', 'the output rows');
   const out = Tensor.empty([rows, ...rest], 'f32', src.backend, 'scatterAdd');
-  runMap(scatterAddRowsKernel(), out, { src, ids }, { D: sizeOf(rest), N: ids.size, rows });
+  const D = sizeOf(rest);
+  dispatchWindows('scatterAdd', scatterAddRowsKernel(), out.size, { out }, { src, ids },
+    (w) => ({ D, N: ids.size, rows, row0: w.offset / D }), out.backend, D);
   return record('scatterAdd', [src, ids], out, { rows });
 }
 

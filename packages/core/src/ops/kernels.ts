@@ -191,31 +191,43 @@ function ignoredId(b: KernelBuilder, id: Ex): Ex {
 }
 
 /**
- * out[n, d] = table[ids[n], d]: embedding lookup. An id outside [0, V) gives a row of NaN (f32 tables; host
- * ids are checked before this runs, and i32 tables take host ids only).
+ * out[n, d] = table[ids[n], d]: embedding lookup, from a table of V rows bound as its rows [row0, row0 +
+ * rows) (the whole, or one binding window of it): ids outside the window keep out's value, written by
+ * another window's dispatch. An id outside [0, V) gives a row of NaN (f32 tables; host ids are checked
+ * before this runs, and i32 tables take host ids only).
  */
 export function gatherRowsKernel(type: NumericScalar): Kernel {
   return memoKernel(`gather:${type}`, () =>
     defineMapKernel('gather_rows', { workgroupSize: WG, outputType: type },
-      (b) => ({ table: b.input('table', type), ids: b.input('ids', 'i32'), D: b.uniform('D', 'i32'), V: b.uniform('V', 'i32') }),
-      ({ b, index }, { table, ids, D, V }) => {
+      (b) => ({
+        table: b.input('table', type), ids: b.input('ids', 'i32'), D: b.uniform('D', 'i32'), V: b.uniform('V', 'i32'),
+        row0: b.uniform('row0', 'i32'), rows: b.uniform('window_rows', 'i32'),
+      }),
+      ({ b, index, out }, { table, ids, D, V, row0, rows }) => {
         const row = b.let('row', ids.at(index.div(D)));
+        const local = b.let('local', row.sub(row0));
+        const inWindow = b.let('in_window', local.ge(0).and(local.lt(rows)));
         const v = b.var('v', type === 'f32' ? runtimeNaN(b, row) : i32(0));
-        b.if(row.ge(0).and(row.lt(V)), () => v.set(table.at(row.mul(D).add(index.mod(D)))));
+        b.if(inWindow, () => v.set(table.at(local.mul(D).add(index.mod(D)))));
+        b.if(inWindow.not().and(row.ge(0)).and(row.lt(V)), () => v.set(out.at(index)));
         return v;
       }));
 }
 
 /**
- * out[v, d] = Σ_{n: ids[n] = v} src[n, d]: the gradient of gatherRows, one owner per output element. An id
- * outside [0, rows) has no row to add to: it makes every element NaN.
+ * out[v, d] = Σ_{n: ids[n] = v} src[n, d]: the gradient of gatherRows, one owner per output element; out
+ * holds rows [row0, ...) of the result (the whole, or one binding window of it). An id outside [0, rows)
+ * has no row to add to: it makes every element NaN.
  */
 export function scatterAddRowsKernel(): Kernel {
   return memoKernel('scatter_add', () =>
     defineMapKernel('scatter_add_rows', { workgroupSize: WG, outputType: 'f32' },
-      (b) => ({ src: b.input('src', 'f32'), ids: b.input('ids', 'i32'), D: b.uniform('D', 'i32'), N: b.uniform('N', 'i32'), R: b.uniform('rows', 'i32') }),
-      ({ b, index }, { src, ids, D, N, R }) => {
-        const row = b.let('row', index.div(D));
+      (b) => ({
+        src: b.input('src', 'f32'), ids: b.input('ids', 'i32'), D: b.uniform('D', 'i32'), N: b.uniform('N', 'i32'),
+        R: b.uniform('rows', 'i32'), row0: b.uniform('row0', 'i32'),
+      }),
+      ({ b, index }, { src, ids, D, N, R, row0 }) => {
+        const row = b.let('row', index.div(D).add(row0));
         const col = b.let('col', index.mod(D));
         const nan = runtimeNaN(b, row);
         const acc = b.var('acc', f32(0));

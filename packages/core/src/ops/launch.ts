@@ -27,6 +27,9 @@ export function grid1d(count: number, workgroupSize: number, maxPerDim: number):
 
 export type BufferArg = Tensor | DeviceBuffer;
 
+/** Elements of a tensor or buffer. */
+export const lengthOf = (b: BufferArg): number => (b instanceof Tensor ? b.size : b.length);
+
 export function dispatchKernel(backend: Backend, kernel: Kernel, buffers: Record<string, BufferArg>, uniforms: Record<string, number>, grid: Grid): void {
   const bound: Record<string, DeviceBuffer> = {};
   for (const [name, b] of Object.entries(buffers)) {

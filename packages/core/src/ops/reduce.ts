@@ -6,16 +6,21 @@ import { Tensor } from '../tensor.js';
 import { noGrad } from '../autograd/tape.js';
 import { logsumexpRowsKernel, reduceRowsKernel } from './kernels.js';
 import { registerVariant, runVariant } from './variants.js';
-import { runMap } from './launch.js';
+import { type BufferArg, dispatchKernel, grid1d, lengthOf } from './launch.js';
+import { bindingWindows, windowOf } from './windows.js';
+import { RANGE_ALIGNMENT } from '../backend.js';
 import { normalizeAxis, sizeOf } from './shape-utils.js';
-import { permute } from './shape-ops.js';
+import { concat, permute } from './shape-ops.js';
 import { div, mulScalar } from './elementwise.js';
 
-/** Reduces each row of a contiguous [M, K] `src` into out [M] (M = out.size); sums are times `scale`. */
+/**
+ * Reduces each row of a contiguous [M, K] `src` into out [M] (M = out's length); sums are times `scale`.
+ * src and out may be binding windows of tensors.
+ */
 export interface RowReduction {
   kind: 'sum' | 'max' | 'logsumexp';
-  src: Tensor;
-  out: Tensor;
+  src: BufferArg;
+  out: BufferArg;
   K: number;
   scale: number;
 }
@@ -24,9 +29,11 @@ registerVariant<RowReduction>('reduceRows', {
   name: 'map',
   priority: 0,
   supports: () => true,
-  run: (_backend, p) => {
+  run: (backend, p) => {
     const kernel = p.kind === 'logsumexp' ? logsumexpRowsKernel() : reduceRowsKernel(p.kind, p.src.dtype as NumericScalar);
-    runMap(kernel, p.out, { src: p.src }, p.kind === 'logsumexp' ? { K: p.K } : { K: p.K, scale: p.scale });
+    const rows = lengthOf(p.out);
+    dispatchKernel(backend, kernel, { src: p.src, out: p.out }, { ...(p.kind === 'logsumexp' ? { K: p.K } : { K: p.K, scale: p.scale }), count: rows },
+      grid1d(rows, kernel.workgroupSize[0], backend.capabilities.limits.maxWorkgroupsPerDimension));
   },
 });
 
@@ -48,9 +55,33 @@ function reduceRows(kind: 'sum' | 'max', x: Tensor, axes: number[], keepDims: bo
   const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept.map((i) => x.shape[i]!);
   const moved = order.every((a, i) => a === i) ? x : noGrad(() => permute(x, order));
   const out = Tensor.empty(outShape, x.dtype, x.backend, kind);
-  if (out.size > 0) runVariant<RowReduction>('reduceRows', x.backend, { kind, src: moved, out, K, scale: 1 });
+  if (out.size > 0) reduceWindows(kind, moved, out, K);
   if (moved !== x) moved.dispose();
   return out;
+}
+
+/** The row reduction of src [M, K] into out [M], by binding windows when src is past one binding. */
+function reduceWindows(kind: 'sum' | 'max', src: Tensor, out: Tensor, K: number): void {
+  const backend = src.backend;
+  const run = (s: BufferArg, o: BufferArg, k: number) => runVariant<RowReduction>('reduceRows', backend, { kind, src: s, out: o, K: k, scale: 1 });
+  if (src.size * 4 <= backend.capabilities.limits.maxStorageBufferBindingSize) return void run(src, out, K);
+  if (out.size === 1) {
+    // One row past a binding: each window reduces into its own element, then those are reduced.
+    const parts = bindingWindows(kind, backend, src.size).map((w) => {
+      const part = Tensor.empty([1], src.dtype, backend, kind);
+      run(windowOf(src, w), part, w.length);
+      return part;
+    });
+    const all = noGrad(() => concat(parts, 0));
+    for (const p of parts) p.dispose();
+    reduceWindows(kind, all, out, all.size);
+    all.dispose();
+    return;
+  }
+  // Windows of whole groups of RANGE_ALIGNMENT rows, so that out's window is aligned too.
+  for (const w of bindingWindows(kind, backend, src.size, RANGE_ALIGNMENT * K)) {
+    run(windowOf(src, w), windowOf(out, { offset: w.offset / K, length: w.length / K }), K);
+  }
 }
 
 /** Sum over `axes` (all by default). */

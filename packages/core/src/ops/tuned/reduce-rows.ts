@@ -12,7 +12,7 @@
 import type { Backend } from '../../backend.js';
 import { type Ex, type KernelBuilder, type SharedRef, defineKernel, f32, i32 } from '../../ir/builder.js';
 import type { Kernel, NumericScalar } from '../../ir/types.js';
-import { dispatchKernel, grid1d, memoKernel } from '../launch.js';
+import { dispatchKernel, grid1d, lengthOf, memoKernel } from '../launch.js';
 import type { RowReduction } from '../reduce.js';
 import { registerVariant } from '../variants.js';
 
@@ -106,7 +106,7 @@ export function workgroupReduceFits(backend: Backend, p: RowReduction, subgroups
   const max = caps.limits.maxWorkgroupsPerDimension;
   if (caps.mapOnly || !caps.features.has('workgroupMemory')) return false;
   if (REDUCE_THREADS > caps.limits.maxInvocationsPerWorkgroup || REDUCE_THREADS * 4 > caps.limits.maxWorkgroupStorageSize) return false;
-  if (p.out.size > max * max || p.K < 1) return false;
+  if (lengthOf(p.out) > max * max || p.K < 1) return false;
   if (subgroups) {
     const sg = caps.subgroupSize;
     if (!caps.features.has('subgroups') || (sg !== undefined && (REDUCE_THREADS % sg !== 0 || sg > REDUCE_THREADS))) return false;
@@ -117,7 +117,7 @@ export function workgroupReduceFits(backend: Backend, p: RowReduction, subgroups
 export function runWorkgroupReduce(backend: Backend, p: RowReduction, subgroups: boolean): void {
   const type = (p.kind === 'logsumexp' ? 'f32' : p.src.dtype) as NumericScalar;
   const kernel = workgroupReduceKernel(p.kind, type, subgroups);
-  const rows = p.out.size;
+  const rows = lengthOf(p.out);
   dispatchKernel(backend, kernel, { src: p.src, out: p.out }, { K: p.K, rows, scale: p.scale },
     grid1d(rows, 1, backend.capabilities.limits.maxWorkgroupsPerDimension));
 }
