@@ -8,9 +8,10 @@
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
 import type { NumericScalar } from '../ir/types.js';
-import { gatherRowsKernel, oneHotKernel, pickKernel, scatterAddRowsKernel } from './kernels.js';
+import { gatherRowsKernel, oneHotKernel, pickKernel } from './kernels.js';
+import { scatterAddRowsInto } from './scatter-rows.js';
 import { runMap } from './launch.js';
-import { bindingWindows, dispatchWindows, windowOf } from './windows.js';
+import { bindingWindows, windowOf } from './windows.js';
 import { fmt, requireDtype, requireSameBackend, sizeOf } from './shape-utils.js';
 
 /** Where flat element `i` of a tensor of `shape` sits, for messages: `3` in 1-D, `[1, 2]` otherwise. */
@@ -102,8 +103,7 @@ export function scatterAdd(src: Tensor, ids: Tensor, rows: number): Tensor {
   checkHostIds('scatterAdd', ids, rows, 'id', 'the output rows');
   const out = Tensor.empty([rows, ...rest], 'f32', src.backend, 'scatterAdd');
   const D = sizeOf(rest);
-  dispatchWindows('scatterAdd', scatterAddRowsKernel(), out.size, { out }, { src, ids },
-    (w) => ({ D, N: ids.size, rows, row0: w.offset / D }), out.backend, D);
+  scatterAddRowsInto(out, src, ids, rows, D);
   return record('scatterAdd', [src, ids], out, { rows });
 }
 

@@ -214,32 +214,6 @@ export function gatherRowsKernel(type: NumericScalar): Kernel {
       }));
 }
 
-/**
- * out[v, d] = Σ_{n: ids[n] = v} src[n, d]: the gradient of gatherRows, one owner per output element; out
- * holds rows [row0, ...) of the result (the whole, or one binding window of it). An id outside [0, rows)
- * has no row to add to: it makes every element NaN.
- */
-export function scatterAddRowsKernel(): Kernel {
-  return memoKernel('scatter_add', () =>
-    defineMapKernel('scatter_add_rows', { workgroupSize: WG, outputType: 'f32' },
-      (b) => ({
-        src: b.input('src', 'f32'), ids: b.input('ids', 'i32'), D: b.uniform('D', 'i32'), N: b.uniform('N', 'i32'),
-        R: b.uniform('rows', 'i32'), row0: b.uniform('row0', 'i32'),
-      }),
-      ({ b, index }, { src, ids, D, N, R, row0 }) => {
-        const row = b.let('row', index.div(D).add(row0));
-        const col = b.let('col', index.mod(D));
-        const nan = runtimeNaN(b, row);
-        const acc = b.var('acc', f32(0));
-        b.for('n', 0, N, (n) => {
-          const id = b.let('id', ids.at(n));
-          b.if(id.eq(row), () => acc.set(acc.add(src.at(n.mul(D).add(col)))));
-          b.if(id.lt(0).or(id.ge(R)), () => acc.set(nan));
-        });
-        return acc;
-      }));
-}
-
 /** out[m] = src[m, ids[m]]; an ignored id (see ignoredId) gives 0, any other id outside [0, K) NaN. */
 export function pickKernel(): Kernel {
   return memoKernel('pick', () =>
