@@ -17,7 +17,8 @@ const args = await C.parseCli({
     config: { type: 'enum', choices: Object.keys(GPT_PRESETS) as GPTPresetName[], default: 'tiny', description: 'model size' },
     vocab: { type: 'integer', min: 1, default: 50257, description: "the tokenizer's vocabulary (padded to a multiple of 64: GPT-2's BPE gives 50304)" },
     batch: { type: 'integer', min: 1, defaultText: "the config's", description: 'windows per step' },
-    scratch: { type: 'number', min: 0, minExclusive: true, placeholder: 'MiB', defaultText: "CCE's own (1/128 of the logits' bytes, at most 8 MiB)", description: "CCE's backward scratch block" },
+    scratch: { type: 'number', min: 0, minExclusive: true, placeholder: 'MiB', defaultText: "the GPT's (16 MiB)", description: "CCE's backward scratch block" },
+    'sort-vocab': { type: 'enum', choices: ['on', 'off'], default: 'off', description: "CCE's vocabulary sort (so skippable entries share tiles)" },
     steps: { type: 'integer', min: 1, default: 30, placeholder: 'N', description: 'timed steps (after 5 warm-up steps)' },
     backend: C.commonFlags.backend,
     json: C.commonFlags.json,
@@ -31,7 +32,7 @@ C.setBackend(backend);
 const cfg = gptConfig(args.config, args.vocab);
 const B = args.batch ?? cfg.batchSize;
 const T = cfg.contextLength;
-const model = new GPT(cfg, { seed: 1, backend, loss: args.scratch ? { scratchBytes: Math.round(args.scratch * 2 ** 20) } : {} });
+const model = new GPT(cfg, { seed: 1, backend, loss: { ...(args.scratch ? { scratchBytes: Math.round(args.scratch * 2 ** 20) } : {}), sortVocab: args['sort-vocab'] === 'on' } });
 const opt = new AdamW(model.parameters(), { lr: 1e-3, beta1: 0.9, beta2: 0.99, weightDecay: 0.1, maxGradNorm: 1 });
 const rng = C.mulberry32(2);
 const batches = Array.from({ length: 8 }, () => Int32Array.from({ length: B * T }, () => Math.floor(rng() * args.vocab)));
@@ -83,12 +84,12 @@ if (prof.startProfiling && prof.stopProfiling) {
 const dispatches = profile?.reduce((s, r) => s + r.dispatches, 0) ?? null;
 const gpuMs = profile?.reduce((s, r) => s + r.totalMs, 0) ?? null;
 const result = {
-  scratchMiB: args.scratch ?? null, backend: backend.name, description: backend.description, config: args.config, batch: B, context: T, vocab: cfg.vocabSize,
+  scratchMiB: args.scratch ?? null, sortVocab: args['sort-vocab'] === 'on', backend: backend.name, description: backend.description, config: args.config, batch: B, context: T, vocab: cfg.vocabSize,
   parameters: gptParameterCount(cfg), stepMs: wallMs, tokensPerSecond: (B * T) / (wallMs / 1000), hostMsPerStep: hostPerStep,
   gpuMsPerStep: gpuMs, dispatchesPerStep: dispatches, peakStepMiB, liveMiBAtStepStart: before.bytesInUse / MiB, pooledMiB: after.pooledBytes / MiB, profile,
 };
 if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-log(`${args.config}: batch ${B} x ${T}, vocab ${cfg.vocabSize}, CCE scratch ${args.scratch ? `${args.scratch} MiB` : 'default'}, ${(result.parameters / 1e6).toFixed(2)}M parameters on ${backend.name}`);
+log(`${args.config}: batch ${B} x ${T}, vocab ${cfg.vocabSize}, CCE scratch ${args.scratch ? `${args.scratch} MiB` : "the GPT's"}, vocabulary sort ${args['sort-vocab']}, ${(result.parameters / 1e6).toFixed(2)}M parameters on ${backend.name}`);
 log(`| ms/step | tokens/s | host ms/step | GPU ms/step (profiled) | dispatches/step | peak step MiB | live MiB at start | pooled MiB |`);
 log(`|---|---|---|---|---|---|---|---|`);
 log(`| ${wallMs.toFixed(2)} | ${Math.round(result.tokensPerSecond)} | ${hostPerStep.toFixed(2)} | ${gpuMs?.toFixed(2) ?? '-'} | ${dispatches ?? '-'} | ${peakStepMiB.toFixed(1)} | ${result.liveMiBAtStepStart.toFixed(1)} | ${result.pooledMiB.toFixed(1)} |`);

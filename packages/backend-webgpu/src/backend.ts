@@ -28,14 +28,19 @@ let nextBufferId = 1;
 
 class GpuBuffer implements DeviceBuffer {
   freed = false;
+  /** gpu.size, read once: each read of a GPUBuffer property crosses into Dawn, and the dispatch path
+   *  needs the size of every binding. */
+  readonly bytes: number;
+  /** The bytes a whole-buffer binding covers (the pool may hand out a larger buffer than length needs). */
+  readonly bindBytes: number;
   constructor(
     readonly length: number,
     readonly dtype: DType,
     readonly gpu: GPUBuffer,
     readonly id: number,
-  ) {}
-  get bytes(): number {
-    return this.gpu.size;
+  ) {
+    this.bytes = gpu.size;
+    this.bindBytes = Math.min(this.bytes, Math.max(16, Math.ceil((length * 4) / 16) * 16));
   }
 }
 
@@ -191,7 +196,7 @@ export class WebGpuBackend implements Backend {
     // may destroy what it releases (past its byte cap), and a destroyed buffer invalidates the submit.
     if (this.batch?.used.has(b.gpu)) {
       this.batch.deferredFrees.push(b.gpu);
-      this.batch.deferredBytes += b.gpu.size;
+      this.batch.deferredBytes += b.bytes;
       // Large freed buffers should not wait for the batch to fill before they can be reused.
       if (this.batch.deferredBytes > DEFERRED_BYTES_SUBMIT) this.submit();
     } else {
@@ -544,7 +549,7 @@ export class WebGpuBackend implements Backend {
     let key = exe.hash;
     for (let i = 0; i < bufs.length; i++) {
       const w = windows[i];
-      key += w ? `|${bufs[i]!.id}@${w.offset}+${w.length}` : `|${bufs[i]!.id}:${bindSize(bufs[i]!)}`;
+      key += w ? `|${bufs[i]!.id}@${w.offset}+${w.length}` : `|${bufs[i]!.id}:${bufs[i]!.bindBytes}`;
     }
     let group = this.bindGroups.get(key);
     if (!group) {
@@ -554,7 +559,7 @@ export class WebGpuBackend implements Backend {
         layout: exe.layout0,
         entries: bufs.map((b, i) => {
           const w = windows[i];
-          return { binding: i, resource: w ? { buffer: b.gpu, offset: w.offset * 4, size: Math.max(4, w.length * 4) } : { buffer: b.gpu, offset: 0, size: bindSize(b) } };
+          return { binding: i, resource: w ? { buffer: b.gpu, offset: w.offset * 4, size: Math.max(4, w.length * 4) } : { buffer: b.gpu, offset: 0, size: b.bindBytes } };
         }),
       });
       this.bindGroups.set(key, group);
@@ -617,10 +622,6 @@ export class WebGpuBackend implements Backend {
 function lostText(info: GPUDeviceLostInfo): string {
   return `the GPU device was lost (${info.reason}${info.message ? `: ${info.message.trim()}` : ''}); ` +
     `create a new backend (useBackend('webgpu')) to continue`;
-}
-
-function bindSize(b: GpuBuffer): number {
-  return Math.min(b.gpu.size, Math.max(16, Math.ceil((b.length * 4) / 16) * 16));
 }
 
 function numbered(source: string): string {

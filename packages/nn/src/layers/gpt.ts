@@ -58,7 +58,7 @@ export const gpt2Name = (name: string): string => `transformer.${name}`;
 export interface GPTOptions {
   seed?: number;
   backend?: C.Backend;
-  /** Extra options of the loss (ignoreIndex, filterEps, ...; scratchBytes default 16 MiB); shift is always 1. */
+  /** Extra options of the loss (ignoreIndex, filterEps, ...; scratchBytes default 16 MiB, sortVocab default false); shift is always 1. */
   loss?: Omit<LinearCrossEntropyOptions, 'shift'>;
 }
 
@@ -79,10 +79,12 @@ export class GPT extends Module {
     }
     if (dim % heads !== 0) throw new RangeError(`GPT: dim ${dim} is not a multiple of heads ${heads}`);
     this.config = { ...config, dropout: config.dropout ?? 0 };
-    // CCE's backward walks the vocabulary in scratch-sized chunks, a few dispatches each; its default
-    // (at most 8 MiB) keeps a bare op's memory small, but a training step pays ~50 us of host time per
-    // dispatch, so the model takes 16 MiB: on the H200, tiny's step went from 1247 to 791 dispatches.
-    this.lossOptions = { scratchBytes: 16 * 2 ** 20, ...opts.loss };
+    // A training step pays ~40 us of host time per dispatch, so the loss takes fewer, larger ones than
+    // CCE's defaults: a 16 MiB scratch block (its backward walks the vocabulary in chunks of that size,
+    // a few dispatches each; the default is at most 8 MiB) and no vocabulary sort (136 bitonic passes
+    // at vocabulary 50304, which bought no GPU time here). bench/train-step.ts on the H200, tiny:
+    // 1247 dispatches and 65 ms a step with the defaults, 655 and 27 ms with these.
+    this.lossOptions = { scratchBytes: 16 * 2 ** 20, sortVocab: false, ...opts.loss };
     const seed = opts.seed ?? 0;
     const rng = C.mulberry32(seed);
     const nextSeed = () => Math.floor(rng() * 2 ** 32) >>> 0;
