@@ -7,9 +7,9 @@ What is the same as examples/train-gpt/run.ts:
   * the model: GPT-2 (learned positions, pre-LN blocks, LayerNorm eps 1e-5, tanh GELU, classifier tied to
     wte, no dropout), init N(0, 0.02), residual projections N(0, 0.02 / sqrt(2 layers)), zero biases;
   * the data: train.bin / val.bin of one token cache entry (packages/nn/src/data/tokens.ts);
-  * the windows: mulberry32 (packages/core/src/random.ts) re-implemented below, seeded like BatchSampler
-    (training) and validationBatches (40 windows, seed 1234); a window of T = context tokens predicts its
-    own tokens 1..T-1 (the shift is inside the window: T-1 targets, the mean over B * (T-1));
+  * the windows: mulberry32 (packages/core/src/random.ts) re-implemented in examples/pytorch/cce_common.py,
+    seeded like BatchSampler (training) and validationBatches (40 windows, seed 1234); a window of
+    T = context tokens predicts its own tokens 1..T-1 (the shift is inside the window: T-1 targets, the mean over B * (T-1));
   * the schedule (packages/nn/src/schedule.ts lrAt) and AdamW (betas 0.9, 0.99, eps 1e-8, weight decay
     0.1 on rank >= 2 parameters, global gradient-norm clip 1.0).
 What differs: the initial weights (torch's generator, not ours: the same distribution, not the same
@@ -25,6 +25,12 @@ import os
 import sys
 import time
 
+# mulberry32, the validation windows, the token cache reader and fail() live in
+# examples/pytorch/cce_common.py (shared with check_logits.py and continue_training.py): put that
+# directory, found from this file's location, on the import path so this works from any cwd.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "pytorch"))
+from cce_common import VAL_WINDOWS, fail, mulberry32, read_token_cache, val_starts, window_starts  # noqa: E402
+
 # Imported in main() after the arguments are parsed, so that --help works without them.
 np = None
 torch = None
@@ -36,51 +42,15 @@ PRESETS = {
     "small": dict(layers=6, heads=6, dim=384, context=256, batch=32),
 }
 
-VAL_WINDOWS = 40
-VAL_SEED = 1234
-MASK32 = 0xFFFFFFFF
-
 
 # ---------------------------------------------------------------------------------------------------
-# Pure Python: the generator, the windows, the schedule (no torch needed).
-
-def _imul(a, b):
-    """Math.imul on unsigned 32-bit values: the low 32 bits of the product (the sign does not matter
-    for the bits, so everything is kept as an unsigned int in [0, 2^32))."""
-    return (a * b) & MASK32
-
-
-def mulberry32(seed):
-    """packages/core/src/random.ts mulberry32: a function returning floats in [0, 1), bit for bit the
-    same sequence as the TypeScript one (JavaScript's int32 arithmetic done mod 2^32)."""
-    state = seed & MASK32  # seed >>> 0
-
-    def next_float():
-        nonlocal state
-        state = (state + 0x6D2B79F5) & MASK32
-        t = state
-        t = _imul(t ^ (t >> 15), t | 1)
-        t ^= (t + _imul(t ^ (t >> 7), t | 61)) & MASK32
-        return ((t ^ (t >> 14)) & MASK32) / 4294967296.0
-
-    return next_float
-
-
-def window_starts(n_tokens, context, count, rng):
-    """`count` window starts floor(rng() * (n - T)), as BatchSampler.next and validationBatches draw them
-    (the largest, n - T - 1, still leaves a window of T + 1 tokens)."""
-    windows = n_tokens - context
-    return [math.floor(rng() * windows) for _ in range(count)]
-
+# Pure Python: the training windows and the schedule (no torch needed). The generator, the validation
+# windows and the token cache reader are examples/pytorch/cce_common.py's, shared with the examples.
 
 def train_starts(n_tokens, context, batch, seed, steps):
     """The starts of every training batch, [steps][batch], in the order BatchSampler draws them."""
     rng = mulberry32(seed)
     return [window_starts(n_tokens, context, batch, rng) for _ in range(steps)]
-
-
-def val_starts(n_tokens, context):
-    return window_starts(n_tokens, context, VAL_WINDOWS, mulberry32(VAL_SEED))
 
 
 def lr_at(step, steps, max_lr, min_lr, warmup):
@@ -91,46 +61,6 @@ def lr_at(step, steps, max_lr, min_lr, warmup):
         return min_lr
     t = (step - warmup) / (steps - warmup)
     return min_lr + (max_lr - min_lr) * (1 + math.cos(math.pi * t)) / 2
-
-
-def fail(msg):
-    print(f"torch_gpt.py: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def read_token_cache(entry):
-    """meta.json, train ids, val ids (numpy int64) of a token cache entry directory; exits naming the
-    problem when the directory is not one."""
-    meta_path = os.path.join(entry, "meta.json")
-    if not os.path.isfile(meta_path):
-        fail(f"{entry}: no meta.json; --tokens takes a token cache entry directory "
-             "($CCE_CACHE_DIR or ~/.cache/cce/tokens, then <entry>; `pnpm train` creates it)")
-    with open(meta_path, encoding="utf-8") as f:
-        meta = json.load(f)
-    if meta.get("format") != "cce-tokens-v1":
-        fail(f"{meta_path}: format {meta.get('format')!r}, expected 'cce-tokens-v1'")
-    dtypes = {"uint16": "<u2", "int32": "<i4"}
-    if meta.get("dtype") not in dtypes or meta.get("endianness") != "little":
-        fail(f"{meta_path}: dtype {meta.get('dtype')!r} / endianness {meta.get('endianness')!r} not supported")
-    vocab = meta.get("modelVocabSize")
-    if not isinstance(vocab, int) or vocab <= 0:
-        fail(f"{meta_path}: modelVocabSize {vocab!r} is not a positive integer")
-    dt = np.dtype(dtypes[meta["dtype"]])
-    splits = []
-    for split in ("train", "val"):
-        part = meta.get(split) or {}
-        path = os.path.join(entry, part.get("file", f"{split}.bin"))
-        n = part.get("tokens")
-        if not os.path.isfile(path):
-            fail(f"{path} is missing")
-        size = os.path.getsize(path)
-        if not isinstance(n, int) or size != n * dt.itemsize:
-            fail(f"{path}: {size} bytes, meta.json says {n} {meta['dtype']} tokens")
-        ids = np.fromfile(path, dtype=dt).astype(np.int64)
-        if ids.size and (ids.min() < 0 or ids.max() >= vocab):
-            fail(f"{path}: ids outside [0, {vocab}) (modelVocabSize)")
-        splits.append(ids)
-    return meta, splits[0], splits[1]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -265,7 +195,7 @@ def main(argv=None):
     T, layers, heads, dim = preset["context"], preset["layers"], preset["heads"], preset["dim"]
     B = args.batch or preset["batch"]
     steps = args.steps
-    meta, train, val = read_token_cache(args.tokens)
+    meta, train, val = read_token_cache(args.tokens, np)
     V = meta["modelVocabSize"]
     for name, ids in (("train", train), ("val", val)):
         if ids.size < T + 1:

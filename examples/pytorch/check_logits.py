@@ -11,8 +11,9 @@ input_ids and its logits compared with ours. Exits 1, saying what differs, when 
 import argparse
 import json
 import os
-import re
-import sys
+
+# Same directory: `python examples/pytorch/check_logits.py` puts it on sys.path.
+from cce_common import HARMLESS_MISSING, fail
 
 # Tolerance: |ours - theirs| <= atol + rtol * |theirs| elementwise (torch.allclose's rule). Logits of
 # these models are O(1..10); both sides compute in IEEE fp32 but sum in different orders (our kernels'
@@ -22,16 +23,6 @@ import sys
 # wrong GELU or LayerNorm eps, a missing position embedding: differences of 0.1 and more).
 DEFAULT_ATOL = 1e-3
 DEFAULT_RTOL = 1e-4
-
-# Keys transformers may report missing without anything being wrong: the tied classifier and, in older
-# versions, the attention mask buffers.
-HARMLESS_MISSING = re.compile(r"^(lm_head\.weight|.*\.attn\.(masked_)?bias)$")
-
-
-def fail(msg):
-    print(f"check_logits.py: {msg}", file=sys.stderr)
-    sys.exit(1)
-
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="Compare the logits GPT2LMHeadModel computes from a pnpm train checkpoint with the logits pnpm sample wrote.")

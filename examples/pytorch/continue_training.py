@@ -16,64 +16,9 @@ import argparse
 import json
 import math
 import os
-import re
-import sys
 
-VAL_WINDOWS = 40
-VAL_SEED = 1234
-MASK32 = 0xFFFFFFFF
-HARMLESS_MISSING = re.compile(r"^(lm_head\.weight|.*\.attn\.(masked_)?bias)$")
-
-
-def fail(msg):
-    print(f"continue_training.py: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def mulberry32(seed):
-    """packages/core/src/random.ts mulberry32 on unsigned 32-bit ints (the same as bench/torch_gpt.py's,
-    kept here so that this example stands alone)."""
-    state = seed & MASK32
-
-    def imul(a, b):
-        return (a * b) & MASK32
-
-    def next_float():
-        nonlocal state
-        state = (state + 0x6D2B79F5) & MASK32
-        t = state
-        t = imul(t ^ (t >> 15), t | 1)
-        t ^= (t + imul(t ^ (t >> 7), t | 61)) & MASK32
-        return ((t ^ (t >> 14)) & MASK32) / 4294967296.0
-
-    return next_float
-
-
-def val_starts(n_tokens, context):
-    """validationBatches' 40 window starts: floor(rng() * (n - T)) with mulberry32(1234)."""
-    rng = mulberry32(VAL_SEED)
-    return [math.floor(rng() * (n_tokens - context)) for _ in range(VAL_WINDOWS)]
-
-
-def read_token_cache(entry, np):
-    """meta.json and the train and val ids (int64) of a token cache entry directory."""
-    meta_path = os.path.join(entry, "meta.json")
-    if not os.path.isfile(meta_path):
-        fail(f"{entry}: no meta.json; --tokens takes a token cache entry directory ($CCE_CACHE_DIR or ~/.cache/cce/tokens, then <entry>)")
-    with open(meta_path, encoding="utf-8") as f:
-        meta = json.load(f)
-    dtypes = {"uint16": "<u2", "int32": "<i4"}
-    if meta.get("format") != "cce-tokens-v1" or meta.get("dtype") not in dtypes or meta.get("endianness") != "little":
-        fail(f"{meta_path}: not a cce-tokens-v1 entry with little-endian uint16 or int32 ids")
-    dt = np.dtype(dtypes[meta["dtype"]])
-    out = []
-    for split in ("train", "val"):
-        part = meta.get(split) or {}
-        path = os.path.join(entry, part.get("file", f"{split}.bin"))
-        if not os.path.isfile(path) or os.path.getsize(path) != part.get("tokens", -1) * dt.itemsize:
-            fail(f"{path}: missing, or not the {part.get('tokens')} tokens meta.json names")
-        out.append(np.fromfile(path, dtype=dt).astype(np.int64))
-    return meta, out[0], out[1]
+# Same directory: `python examples/pytorch/continue_training.py` and torchrun put it on sys.path.
+from cce_common import HARMLESS_MISSING, VAL_WINDOWS, fail, read_token_cache, val_starts
 
 
 def recorded_val_loss(ckpt):

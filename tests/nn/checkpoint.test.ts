@@ -11,21 +11,12 @@ import {
   writeCheckpointDir,
 } from '@cce/nn';
 import type { SafetensorsTensor } from '@cce/nn';
+import { rawFile } from '../support/safetensors-files.js';
 
 const s = suite('checkpoint');
 const work = mkdtempSync(join(tmpdir(), 'cce-ckpt-test-'));
 
 const bitsF32 = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
-
-/** A file from a header (object or raw text) and data bytes; `len` overrides the length field. */
-function rawFile(header: unknown, data: Uint8Array = new Uint8Array(0), len?: bigint): Uint8Array {
-  const json = new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header));
-  const out = new Uint8Array(8 + json.length + data.length);
-  new DataView(out.buffer).setBigUint64(0, len ?? BigInt(json.length), true);
-  out.set(json, 8);
-  out.set(data, 8 + json.length);
-  return out;
-}
 
 const rejects = async (f: () => Promise<unknown>, pattern: RegExp) => {
   try {

@@ -13,6 +13,7 @@ import {
   GPT, MODEL_FILE, SafetensorsError, type SafetensorsTensor, decodeSafetensors, encodeSafetensors, gpt2Config, gpt2Name,
   readSafetensors, saveCheckpoint,
 } from '@cce/nn';
+import { rawFile } from '../support/safetensors-files.js';
 
 const s = suite('nn: safetensors read by Python');
 /** The repository root (this file runs from a bundle under .test-build/). */
@@ -67,16 +68,6 @@ function bothRefuse(label: string, bytes: Uint8Array): void {
   assert.is(r.status, 1, `${label}: python exited ${r.status} (stderr: ${r.stderr})`);
   assert.match(r.stderr, /^read_safetensors: /, label);
   assert.throws(() => decodeSafetensors(bytes, file), (e: unknown) => e instanceof SafetensorsError, `${label}: our reader accepted it`);
-}
-
-/** The 8-byte length, a header (an object, or raw text when a string), then data bytes. */
-function rawFile(header: unknown, data: Uint8Array, len?: bigint): Uint8Array {
-  const json = new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header));
-  const out = new Uint8Array(8 + json.length + data.length);
-  new DataView(out.buffer).setBigUint64(0, len ?? BigInt(json.length), true);
-  out.set(json, 8);
-  out.set(data, 8 + json.length);
-  return out;
 }
 
 s('python3 is there (required under CI)', () => {
