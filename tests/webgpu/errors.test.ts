@@ -3,7 +3,7 @@
 // aliasing bindings, and a lost device (device.destroy()).
 import { suite } from 'uvu';
 import * as C from '@cce/core';
-import { Tensor, defineKernel, f32 } from '@cce/core';
+import { defineKernel, f32 } from '@cce/core';
 import { type WebGpuBackend, createWebGpuBackend } from '@cce/backend-webgpu';
 import { requireBackend, webgpuAvailable } from './support.js';
 
@@ -38,13 +38,19 @@ if (await webgpuAvailable('errors')) {
     be = await requireBackend();
   });
 
-  s('a tensor larger than the largest storage binding is refused before dispatch, with the numbers', async () => {
+  s('past the largest storage binding: elementwise ops go by windows, a strided copy is refused with the numbers', async () => {
     const limit = be.capabilities.limits.maxStorageBufferBindingSize;
-    const n = limit / 4 + 1;
+    const n = limit / 4 + 2 * 64; // two rows of n / 2, so the tensor can be transposed
     const live = be.memory().liveBuffers;
     await C.scope(async () => {
-      const big = Tensor.empty([n], 'f32', be);
-      await rejects('addScalar on an oversized tensor', () => C.addScalar(big, 1), 'webgpu', String(n * 4), String(limit), /kernel '[^']+'/);
+      // Contiguous elementwise ops bind windows of the buffer (core's dispatchWindows): every element is right,
+      // the last window's included.
+      const big = C.addScalar(C.full([n], 2, { backend: be }), 1);
+      const v = await big.read();
+      let wrong = -1;
+      for (let i = 0; i < n && wrong < 0; i++) if (v[i] !== 3) wrong = i;
+      if (wrong >= 0) throw new Error(`addScalar over windows: element ${wrong} of ${n} is ${v[wrong]}, expected 3`);
+      await rejects('permute of an oversized tensor', () => C.permute(C.reshape(big, [2, n / 2]), [1, 0]), 'webgpu', String(n * 4), String(limit), /kernel '[^']+'/);
     });
     if (be.memory().liveBuffers !== live) throw new Error('the refused op leaked buffers');
   });
