@@ -192,15 +192,20 @@ export class WebGpuBackend implements Backend {
     b.freed = true;
     this.counter.freed(b.bytes);
     if (this.destroyed) return;
-    // A buffer that unsubmitted work uses goes back to the pool only once that work is submitted: the pool
-    // may destroy what it releases (past its byte cap), and a destroyed buffer invalidates the submit.
-    if (this.batch?.used.has(b.gpu)) {
+    // A freed buffer goes back to the pool at once, even when unsubmitted work uses it: commands run in
+    // order (each dispatch is its own synchronization scope), so a later dispatch that reuses it writes
+    // after the earlier ones read, and `write` submits first when the batch uses its buffer. Reusing at
+    // once keeps each step's sequence of buffers the same, so its bind groups come from the cache (with
+    // frees held until submit, the batch boundaries drifting across steps gave almost every dispatch a
+    // new bind group). Only a buffer the full pool would destroy waits for the submit, since a destroyed
+    // buffer invalidates it.
+    if (this.batch?.used.has(b.gpu) && !this.pool.keeps(b.bytes)) {
       this.batch.deferredFrees.push(b.gpu);
       this.batch.deferredBytes += b.bytes;
       // Large freed buffers should not wait for the batch to fill before they can be reused.
       if (this.batch.deferredBytes > DEFERRED_BYTES_SUBMIT) this.submit();
     } else {
-      this.pool.release(b.gpu);
+      this.pool.release(b.gpu, b.bytes);
     }
   }
 

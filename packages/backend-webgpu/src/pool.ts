@@ -21,7 +21,13 @@ export function sizeClass(bytes: number, cap = Infinity): number {
 }
 
 export class BufferPool {
+  /** Per size class, the free buffers by creation order, newest first, so acquire takes the oldest. */
   private readonly free = new Map<number, GPUBuffer[]>();
+  /** Creation order of the pool's buffers. Taking the oldest free buffer, rather than the last freed,
+   *  makes the buffers a step gets depend only on which are free, not on the order they were freed in:
+   *  a training loop then sees the same buffers every step, and the backend's bind groups repeat. */
+  private readonly order = new WeakMap<GPUBuffer, number>();
+  private created = 0;
   private pooled = 0;
   /** Called with each GPU buffer the pool destroys (so that caches holding it can drop it). */
   onDestroy: (buffer: GPUBuffer) => void = () => {};
@@ -48,18 +54,34 @@ export class BufferPool {
       this.pooled -= size;
       return hit;
     }
-    return this.device.createBuffer({ size, usage: this.usage, label: `${this.label} ${size} B` });
+    const buffer = this.device.createBuffer({ size, usage: this.usage, label: `${this.label} ${size} B` });
+    this.order.set(buffer, this.created++);
+    return buffer;
   }
 
-  /** Returns a buffer for reuse; the caller guarantees that no unsubmitted work uses it. */
-  release(buffer: GPUBuffer): void {
-    const size = buffer.size;
-    if (this.pooled + size > this.maxPooledBytes) {
+  /** Whether a released buffer of `size` bytes would be kept (not destroyed). */
+  keeps(size: number): boolean {
+    return this.pooled + size <= this.maxPooledBytes;
+  }
+
+  /** Returns a buffer for reuse (`size` is its byte size, given when known: reading it crosses into Dawn).
+   *  It is destroyed when the pool is full, so the caller guarantees that no unsubmitted work uses it then. */
+  release(buffer: GPUBuffer, size = buffer.size): void {
+    if (!this.keeps(size)) {
       this.destroy(buffer);
       return;
     }
     const list = this.free.get(size) ?? [];
-    list.push(buffer);
+    // Insert keeping the list newest first (binary search; buffers from elsewhere count as newest).
+    const key = this.order.get(buffer) ?? Infinity;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.order.get(list[mid]!) ?? Infinity) > key) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, buffer);
     this.free.set(size, list);
     this.pooled += size;
   }

@@ -78,19 +78,18 @@ export interface AdamWStateInput {
 }
 
 /**
- * One dispatch per parameter (per binding window): reads w, g, m, v and the scale, writes the new w, m and
- * v into three outputs. Not a map kernel (those have one output), so mapOnly backends take three.
+ * One dispatch per parameter (per binding window), in place: w, m and v are read and written through
+ * their own read_write bindings, g and the scale read. In place, the parameters and moments keep their
+ * buffers from step to step, so the buffers a step allocates (and the backend's bind groups for them)
+ * repeat. Not a map kernel (those have one output), so mapOnly backends take three map kernels.
  */
-const fusedKernel = (): Kernel => C.memoKernel('nn:adamw_fused', () =>
-  C.defineKernel('nn_adamw_fused', { workgroupSize: WG }, (b) => {
-    const w = b.input('w', 'f32');
+const fusedKernel = (): Kernel => C.memoKernel('nn:adamw_inplace', () =>
+  C.defineKernel('nn_adamw_inplace', { workgroupSize: WG }, (b) => {
+    const w = b.output('w', 'f32');
+    const m = b.output('m', 'f32');
+    const v = b.output('v', 'f32');
     const g = b.input('g', 'f32');
-    const m = b.input('m', 'f32');
-    const v = b.input('v', 'f32');
     const scale = b.input('scale', 'f32');
-    const wOut = b.output('out', 'f32');
-    const mOut = b.output('mOut', 'f32');
-    const vOut = b.output('vOut', 'f32');
     const count = b.uniform('count', 'i32');
     const u = uniforms(b);
     b.indexBelow(count, (i) => {
@@ -98,9 +97,9 @@ const fusedKernel = (): Kernel => C.memoKernel('nn:adamw_fused', () =>
       const mn = b.let('mn', newM(m.at(i), gs, u));
       const vn = b.let('vn', newV(v.at(i), gs, u));
       const wi = b.let('wi', w.at(i));
-      wOut.store(i, newW(wi, mn, vn, u));
-      mOut.store(i, mn);
-      vOut.store(i, vn);
+      w.store(i, newW(wi, mn, vn, u));
+      m.store(i, mn);
+      v.store(i, vn);
     });
   }));
 
@@ -223,17 +222,17 @@ export class AdamW {
     const backend: Backend = p.backend;
     const m = this.m[i]!;
     const v = this.v[i]!;
+    if (!backend.capabilities.mapOnly) {
+      C.dispatchWindows('AdamW.step', fusedKernel(), p.size, { w: p, g, m, v }, { scale }, u, backend);
+      return;
+    }
     const fresh = () => C.Tensor.empty(p.shape, 'f32', backend, 'AdamW.step');
     const wOut = fresh();
     const mOut = fresh();
     const vOut = fresh();
-    if (!backend.capabilities.mapOnly) {
-      C.dispatchWindows('AdamW.step', fusedKernel(), p.size, { w: p, g, m, v, out: wOut, mOut, vOut }, { scale }, u, backend);
-    } else {
-      C.dispatchWindows('AdamW.step', mapM(), p.size, { m, g, out: mOut }, { scale }, u, backend);
-      C.dispatchWindows('AdamW.step', mapV(), p.size, { v, g, out: vOut }, { scale }, u, backend);
-      C.dispatchWindows('AdamW.step', mapW(), p.size, { w: p, m: mOut, v: vOut, out: wOut }, {}, u, backend);
-    }
+    C.dispatchWindows('AdamW.step', mapM(), p.size, { m, g, out: mOut }, { scale }, u, backend);
+    C.dispatchWindows('AdamW.step', mapV(), p.size, { v, g, out: vOut }, { scale }, u, backend);
+    C.dispatchWindows('AdamW.step', mapW(), p.size, { w: p, m: mOut, v: vOut, out: wOut }, {}, u, backend);
     m.assign(mOut);
     v.assign(vOut);
     p.assign(wOut);
