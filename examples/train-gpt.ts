@@ -6,7 +6,7 @@
 // The loop itself is examples/train-gpt/run.ts (`train(options)`).
 // Usage: pnpm train [-- --backend NAME] [--config micro|tiny|small] [--steps N] ...   (--help lists every flag)
 import * as C from '@cce/core';
-import { CheckpointError, GPT_PRESETS, type GPTPresetName } from '@cce/nn';
+import { CheckpointError, GPT_PRESETS, GptFitError, type GPTPresetName } from '@cce/nn';
 import { loadBackends } from './backends.js';
 import { join } from 'node:path';
 import { loadRunData, train } from './train-gpt/run.js';
@@ -70,7 +70,7 @@ const result = await train({
   backend, config, tokenizer, data: dataFile, steps, stopAfter: args['stop-after'], progress,
   batch: args.batch ?? saved?.batch, lr: args.lr ?? saved?.schedule.maxLr, seed: args.seed ?? saved?.seed, out: args.out, resume: args.resume,
   overwrite: args.overwrite, evalEvery: args['eval-every'], logEvery: args['log-every'], log: say, flags: { ...flags, config, tokenizer },
-}, data).catch((e: Error) => (e instanceof CheckpointError ? fail(e.message) : Promise.reject(e)));
+}, data).catch((e: Error) => (e instanceof CheckpointError || e instanceof GptFitError ? fail(e.message) : Promise.reject(e)));
 const last = result.records[result.records.length - 1];
 say(`done: ${result.stepsRun} steps, final loss ${last?.loss.toFixed(4)}${last?.valLoss !== undefined ? `, val ${last.valLoss.toFixed(4)}` : ''}, ` +
   `${Math.round(result.tokensPerSecond).toLocaleString('en-US')} training tokens/s`);

@@ -5,7 +5,7 @@
 import * as C from '@cce/core';
 import type { Backend } from '@cce/core';
 import {
-  AdamW, BatchSampler, CONFIG_FILE, CheckpointError, GPT, MODEL_FILE, type GPTPresetName, type TokenData, checkGpt2Tensors, gpt2Config, gpt2DimsOf, gpt2Name, gptStateDict,
+  AdamW, BatchSampler, CONFIG_FILE, CheckpointError, GPT, MODEL_FILE, type GPTPresetName, type TokenData, checkGpt2Tensors, checkGptFits, gpt2Config, gpt2DimsOf, gpt2Name, gptStateDict,
   gptConfig, gptParameterCount, lrAt, prepareData, validationBatches, writeCheckpointDir,
 } from '@cce/nn';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -99,6 +99,7 @@ export async function train(opts: TrainOptions, preloaded?: TokenData): Promise<
   const T = cfg.contextLength;
   const schedule = { warmupSteps: Math.min(100, Math.floor(steps / 10)), totalSteps: steps, maxLr, minLr: maxLr / 10 };
 
+  checkGptFits(cfg, batch, backend);
   const out = resolve(opts.out);
   const metricsFile = join(out, 'metrics.jsonl');
   const curveFile = join(out, 'loss-curve.svg');

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import * as C from '@cce/core';
-import { CheckpointError, GPT, checkGpt2Tensors, drawToken, gpt2DimsFromConfig, gptFromCheckpoint, gptStateDict, loadCheckpoint, readSafetensors } from '@cce/nn';
+import { CheckpointError, GPT, GptFitError, checkGpt2Tensors, drawToken, gpt2DimsFromConfig, gptFromCheckpoint, gptStateDict, loadCheckpoint, readSafetensors } from '@cce/nn';
 import { requireBackend, webgpuAvailable } from '../webgpu/support.js';
 import { OPTIMIZER_FILE, TRAINING_STATE_FILE, loadRunData, train } from '../../examples/train-gpt/run.js';
 
@@ -241,6 +241,20 @@ s('pnpm sample continues a prompt from a checkpoint, the same for the same seed,
   const fromFile = (logits.data as Float32Array).subarray((2 * 64 - 1) * V, 2 * 64 * V);
   for (let j = 0; j < V; j++) assert.ok(Math.abs(row[j]! - fromFile[j]!) <= 1e-5 * (1 + Math.abs(row[j]!)), `logit ${j}: ${row[j]} vs ${fromFile[j]}`);
   model.dispose();
+});
+
+s('a config whose step tensors exceed the device is refused before anything is written, naming the tensor', async () => {
+  const out = join(dir, 'too-big');
+  // micro at batch 8: the attention scores [8, 2, 64, 64] take 262144 bytes.
+  const backend = new C.CpuBackend({ maxStorageBufferBindingSize: 200_000 });
+  try {
+    await train({ backend, config: 'micro', tokenizer: 'char', data: textFile, steps: 4, batch: 8, out, evalEvery: 2, cacheDir: false });
+    assert.unreachable('a step past the binding limit was accepted');
+  } catch (e) {
+    assert.instance(e, GptFitError);
+    assert.match((e as Error).message, /attention scores \[8, 2, 64, 64\] takes 262144 bytes, more than the largest storage binding of backend 'cpu' \(200000 bytes\); a smaller --batch/);
+  }
+  assert.not.ok(existsSync(out), 'the run directory was created');
 });
 
 s('drawToken never draws a padding id, whatever its logit, and follows temperature and top-k', () => {

@@ -52,6 +52,40 @@ export function gptParameterCount(c: GPTConfig): number {
   return c.vocabSize * d + c.contextLength * d + c.layers * block + 2 * d;
 }
 
+/**
+ * The largest tensors a training step of `batch` windows makes, in bytes, and whether each must fit one
+ * storage binding (the ops that make or read it are not windowed): the attention scores, the fused q|k|v
+ * projection, the MLP's hidden layer, and the token embedding (windowed, but one buffer).
+ */
+export function gptStepTensors(c: GPTConfig, batch: number): { name: string; bytes: number; oneBinding: boolean }[] {
+  const T = c.contextLength;
+  const rows = batch * T;
+  return [
+    { name: `attention scores [${batch}, ${c.heads}, ${T}, ${T}]`, bytes: batch * c.heads * T * T * 4, oneBinding: true },
+    { name: `q|k|v projection [${batch}, ${T}, ${3 * c.dim}]`, bytes: rows * 3 * c.dim * 4, oneBinding: true },
+    { name: `MLP hidden layer [${batch}, ${T}, ${4 * c.dim}]`, bytes: rows * 4 * c.dim * 4, oneBinding: true },
+    { name: `token embedding [${c.vocabSize}, ${c.dim}]`, bytes: c.vocabSize * c.dim * 4, oneBinding: false },
+  ];
+}
+
+/** A config and batch too large for the device (checkGptFits). */
+export class GptFitError extends RangeError {
+  override name = 'GptFitError';
+}
+
+/** Refuses, before anything is allocated, a config and batch whose step tensors exceed the device's
+ *  largest buffer or (where an op needs it) its largest storage binding, naming the tensor and the limit. */
+export function checkGptFits(c: GPTConfig, batch: number, backend: C.Backend): void {
+  const { maxBufferSize, maxStorageBufferBindingSize } = backend.capabilities.limits;
+  for (const t of gptStepTensors(c, batch)) {
+    const limit = t.oneBinding ? Math.min(maxStorageBufferBindingSize, maxBufferSize) : maxBufferSize;
+    if (t.bytes > limit) {
+      throw new GptFitError(`GPT: the ${t.name} takes ${t.bytes} bytes, more than the ${t.oneBinding ? 'largest storage binding' : 'largest buffer'} ` +
+        `of backend '${backend.name}' (${limit} bytes)${t.oneBinding ? '; a smaller --batch or config fits' : '; a smaller vocabulary or dim fits'}`);
+    }
+  }
+}
+
 /** Our parameter name -> GPT-2's (Hugging Face) tensor name. */
 export const gpt2Name = (name: string): string => `transformer.${name}`;
 
