@@ -31,9 +31,9 @@ const say = C.cliLog(true);
 const fail = (message: string): never => C.exitWithError(message.split('\n')[0]!, 1);
 
 const ckpt = await loadCheckpoint(args.ckpt).catch((e: Error) => fail(e.message));
-const spec = ckpt.state[TRAINING_STATE_FILE] as { tokenizer?: TokenizerSpec } | undefined;
-if (!spec?.tokenizer) fail(`${join(resolve(args.ckpt), TRAINING_STATE_FILE)} is missing or names no tokenizer, so the ids cannot be decoded`);
-const tokenizer: Tokenizer = await tokenizerFromSpec(spec!.tokenizer!).catch((e: Error) => fail(e.message));
+const spec = (ckpt.state[TRAINING_STATE_FILE] as { tokenizer?: TokenizerSpec } | undefined)?.tokenizer ??
+  fail(`${join(resolve(args.ckpt), TRAINING_STATE_FILE)} is missing or names no tokenizer, so the ids cannot be decoded`);
+const tokenizer: Tokenizer = await tokenizerFromSpec(spec).catch((e: Error) => fail(e.message));
 
 // The prompt is checked before a backend starts.
 let prompt: number[] = [];
@@ -49,20 +49,21 @@ if (args['write-logits'] === undefined) {
 await loadBackends();
 const backend = await C.cliBackend(args.backend, { log: say, verbose: args.verbose });
 C.setBackend(backend);
-let model;
-try {
-  model = gptFromCheckpoint(ckpt, { backend });
-} catch (e) {
-  fail(`${resolve(args.ckpt)}: ${(e as Error).message}`);
-}
-const { contextLength: T, vocabSize: V } = model!.config;
+const model = (() => {
+  try {
+    return gptFromCheckpoint(ckpt, { backend });
+  } catch (e) {
+    return fail(`${resolve(args.ckpt)}: ${(e as Error).message}`);
+  }
+})();
+const { contextLength: T, vocabSize: V } = model.config;
 if (tokenizer.modelVocabSize !== V) fail(`the checkpoint's tokenizer has ${tokenizer.vocabSize} ids (${tokenizer.modelVocabSize} padded), its model ${V} classifier rows`);
 
 if (args['write-logits'] !== undefined) {
   const rng = C.mulberry32(args.seed);
   const ids = Int32Array.from({ length: 2 * T }, () => Math.floor(rng() * tokenizer.vocabSize));
-  model!.eval();
-  const logits = await C.scope(async () => C.noGrad(() => model!.logits(C.tensor(ids, [2, T], { dtype: 'i32' }), { all: true })).read());
+  model.eval();
+  const logits = await C.scope(async () => C.noGrad(() => model.logits(C.tensor(ids, [2, T], { dtype: 'i32' }), { all: true })).read());
   const file = resolve(args['write-logits']);
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
   writeFileSync(tmp, encodeSafetensors(new Map([
@@ -83,11 +84,11 @@ if (args['write-logits'] !== undefined) {
     process.stdout.write(text.slice(printed));
     printed = text.length;
   };
-  await sampleTokens(model!, prompt, {
+  await sampleTokens(model, prompt, {
     tokens: args.tokens, vocabSize: tokenizer.vocabSize, temperature: args.temperature, topK: args['top-k'], seed: args.seed,
     onToken: (id) => { ids.push(id); flush(false); },
   });
   flush(true);
   process.stdout.write('\n');
 }
-model!.dispose();
+model.dispose();
