@@ -22,7 +22,8 @@ export interface TrainingState {
   sampler: { seed: number; drawn: number };
   dropout: number[];
   tokenizer: TokenizerSpec;
-  data: { corpus: string; file: string | null; trainTokens: number; valTokens: number };
+  /** tokenCache: the token cache entry the run read (for examples/pytorch), null when caching was off. */
+  data: { corpus: string; file: string | null; trainTokens: number; valTokens: number; tokenCache: string | null };
   flags: Record<string, unknown>;
 }
 

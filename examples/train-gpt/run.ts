@@ -137,7 +137,8 @@ export async function train(opts: TrainOptions, preloaded?: TokenData): Promise<
   const parameters = gptParameterCount(cfg);
   log(`model: ${opts.config} (${cfg.layers} layers, ${cfg.heads} heads, d=${cfg.dim}, context ${T}, vocab ${cfg.vocabSize}), ` +
     `${(parameters / 1e6).toFixed(2)}M parameters; data: ${data.corpus}, ${data.tokenizer.kind} tokenizer (${data.tokenizer.vocabSize} ids), ` +
-    `${data.train.length} training and ${data.val.length} validation tokens${data.cached ? ' (cached)' : ''}`);
+    `${data.train.length} training and ${data.val.length} validation tokens${data.cached ? ' (cached)' : ''}` +
+    `${data.cacheEntry ? `; token cache ${data.cacheEntry}` : ''}`);
   log(`training: ${stopAt < steps ? `${stopAt} of ` : ''}${steps} steps, batch ${batch} x ${T} tokens, lr ${maxLr} (warmup ${schedule.warmupSteps}, cosine to ${schedule.minLr}), seed ${seed}`);
 
   const evaluate = async (): Promise<number> => {
@@ -178,7 +179,10 @@ export async function train(opts: TrainOptions, preloaded?: TokenData): Promise<
       sampler: sampler.state(),
       dropout: model.dropoutState(),
       tokenizer: data.tokenizer.spec(),
-      data: { corpus: data.corpus, file: opts.data === undefined ? null : resolve(opts.data), trainTokens: data.train.length, valTokens: data.val.length },
+      data: {
+        corpus: data.corpus, file: opts.data === undefined ? null : resolve(opts.data), trainTokens: data.train.length, valTokens: data.val.length,
+        tokenCache: data.cacheEntry ?? null,
+      },
       flags: opts.flags ?? {},
     };
     // nn's saveCheckpoint writes model.safetensors, config.json and JSON files; the optimizer's moments
