@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as C from '@cce/core';
 import { MLP, SGD, AdamW } from '@cce/nn';
-import { hostInput } from '../support/op-cases.js';
+import { hostInput } from '@cce/core';
 
 const s = suite('autograd');
 const cpu = new C.CpuBackend({ precision: 'f64' });

@@ -3,7 +3,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import ndarray from 'ndarray';
 import * as C from '@cce/core';
-import { hostInput } from '../support/op-cases.js';
+import { hostInput } from '@cce/core';
 import { compareArrays } from '../support/conformance.js';
 
 const s = suite('ops vs plain JS');

@@ -2,7 +2,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as C from '@cce/core';
-import { hostInput, opCases } from '../support/op-cases.js';
+import { builtinOpCases as opCases, hostInput } from '@cce/core';
 
 const s = suite('vjp: gradcheck of every op');
 const host = new C.CpuBackend({ precision: 'f64' });

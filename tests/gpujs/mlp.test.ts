@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import * as C from '@cce/core';
 import { type GpujsBackend, createGpujsBackend } from '@cce/backend-gpujs';
 import { compareArrays } from '../support/conformance.js';
-import { hostInput } from '../support/op-cases.js';
+import { hostInput } from '@cce/core';
 import { testModes } from './modes.js';
 
 const B = 64, D = 33, H = 96, K = 11;

@@ -3,8 +3,8 @@
 // tolerance scaled by the reference's largest magnitude.
 import { suite } from 'uvu';
 import * as C from '@cce/core';
-import type { Backend, Tensor } from '@cce/core';
-import { type OpCase, hostInput, opCases } from './op-cases.js';
+import { type Backend, type OpCase, type Tensor, builtinOpCases as opCases, hostInput, runOpCase as runCase } from '@cce/core';
+
 
 /** f32 against f64: relative to the largest reference magnitude (plus a floor for all-zero outputs). */
 export const CONFORMANCE_RTOL = 2e-5;
@@ -21,38 +21,6 @@ export function compareArrays(what: string, got: ArrayLike<number>, want: ArrayL
       throw new Error(`${what}: element ${i} is ${got[i]}, reference ${want[i]} (error ${err.toExponential(3)} > tolerance ${tol.toExponential(3)})`);
     }
   }
-}
-
-interface RunResult {
-  output: ArrayLike<number>;
-  grads: (ArrayLike<number> | null)[];
-}
-
-async function runCase(backend: Backend, c: OpCase, data: (Float64Array | Int32Array)[], outGrad: Float64Array | null): Promise<RunResult> {
-  return C.scope(async () => {
-    const xs = c.inputs.map((spec, i) => {
-      const t = C.tensor(data[i]!, spec.shape, { dtype: spec.dtype ?? 'f32', backend });
-      t.requiresGrad = (c.grad ?? true) && (spec.dtype ?? 'f32') === 'f32';
-      return t;
-    });
-    const prev = C.getBackendOrNull();
-    C.setBackend(backend);
-    try {
-      const y = c.fn(...xs);
-      const output = await y.read();
-      const grads: (ArrayLike<number> | null)[] = [];
-      if (outGrad) {
-        C.backward(y, C.tensor(outGrad, y.shape, { backend }));
-        for (const x of xs) {
-          grads.push(x.grad ? await x.grad.read() : null);
-          x.grad?.dispose();
-        }
-      }
-      return { output, grads };
-    } finally {
-      C.setBackend(prev);
-    }
-  });
 }
 
 export interface ConformanceOptions {

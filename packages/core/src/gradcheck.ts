@@ -18,6 +18,8 @@ export interface GradcheckOptions {
   seed?: number;
   /** Subgroup size of the reference interpreter (kernels with subgroup ops). */
   subgroupSize?: number;
+  /** Check at most this many elements of each input, drawn at random (seeded); default all. */
+  samples?: number;
 }
 
 export interface GradcheckWorst {
@@ -87,7 +89,7 @@ export async function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[
         if (!x.requiresGrad) continue;
         const analytic = x.grad ? await x.grad.read() : new Float64Array(x.size);
         const host = hostInputs[i]!;
-        for (let j = 0; j < x.size; j++) {
+        for (const j of sampleIndices(x.size, opts.samples, rng)) {
           const orig = host[j]!;
           const evalAt = async (v: number) => {
             host[j] = v;
@@ -114,4 +116,16 @@ export async function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[
   } finally {
     setBackend(previous);
   }
+}
+
+/** All of [0, n) in order, or `k` distinct indices of it drawn by `rng` (a partial Fisher-Yates shuffle). */
+function sampleIndices(n: number, k: number | undefined, rng: () => number): number[] {
+  const all = Array.from({ length: n }, (_, i) => i);
+  if (k === undefined || k >= n) return all;
+  if (!Number.isInteger(k) || k < 1) throw new Error(`gradcheck: samples must be a positive integer, got ${k}`);
+  for (let i = 0; i < k; i++) {
+    const j = i + Math.floor(rng() * (n - i));
+    [all[i], all[j]] = [all[j]!, all[i]!];
+  }
+  return all.slice(0, k).sort((a, b) => a - b);
 }

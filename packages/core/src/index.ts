@@ -25,6 +25,8 @@ export type { OpAttrs, OpName, TapeNode } from './autograd/node.js';
 export { vjpRules, sumTo } from './autograd/vjp.js';
 export * from './autograd/fused.js';
 export * from './gradcheck.js';
+export * from './op-check/cases.js';
+export * from './op-check/check.js';
 export * from './cli.js';
 
 import { CpuBackend } from './cpu/backend.js';

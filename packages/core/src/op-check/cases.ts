@@ -1,8 +1,8 @@
-// The op suite: every core op at odd shapes (no dimension a multiple of a tile), with the inputs it
-// needs. Backends are compared against the float64 reference on these cases (conformance.ts), and the
-// VJP of each differentiable case is checked by gradcheck (tests/core/vjp.test.ts).
-import * as C from '@cce/core';
-import type { Tensor } from '@cce/core';
+// The op registry: every op that `pnpm gradcheck` and the conformance tests check, each with the inputs
+// it needs (shapes at odd sizes, positive domains for log and sqrt, valid indices and targets). Core's own
+// ops are listed here; users add theirs (a fused op, a composition) with `registerOp`.
+import * as C from '../ops/api.js';
+import type { Tensor } from '../tensor.js';
 
 export interface InputSpec {
   shape: number[];
@@ -22,6 +22,9 @@ export interface OpCase {
   fn: (...xs: Tensor[]) => Tensor;
   /** False for ops without a gradient. */
   grad?: boolean;
+  /** f32 backends against the f64 reference: |got - want| <= atol + rtol * max |want| (defaults 1e-6, 2e-5). */
+  rtol?: number;
+  atol?: number;
 }
 
 const f = (...shape: number[]): InputSpec => ({ shape });
@@ -32,11 +35,12 @@ const unaries = ['neg', 'exp', 'tanh', 'abs', 'relu', 'sigmoid', 'gelu'] as cons
 const positiveUnaries = ['log', 'sqrt', 'rsqrt'] as const;
 const binaries = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum'] as const;
 
-export const opCases: OpCase[] = [
-  ...unaries.map((op) => ({ name: op, inputs: [f(3, 5, 7)], fn: (x: Tensor) => C[op](x) })),
-  ...positiveUnaries.map((op) => ({ name: op, inputs: [positive(3, 5, 7)], fn: (x: Tensor) => C[op](x) })),
-  ...binaries.map((op) => ({ name: `${op} same shape`, inputs: [f(3, 5, 7), op === 'div' ? positive(3, 5, 7) : f(3, 5, 7)], fn: (a: Tensor, b: Tensor) => C[op](a, b) })),
-  ...binaries.map((op) => ({ name: `${op} broadcast`, inputs: [f(3, 5, 7), op === 'div' ? positive(5, 1) : f(5, 1)], fn: (a: Tensor, b: Tensor) => C[op](a, b) })),
+/** Core's own ops. */
+export const builtinOpCases: OpCase[] = [
+  ...unaries.map((op) => ({ name: op, inputs: [f(3, 5, 7)], fn: (x: Tensor) => (C[op] as (t: Tensor) => Tensor)(x) })),
+  ...positiveUnaries.map((op) => ({ name: op, inputs: [positive(3, 5, 7)], fn: (x: Tensor) => (C[op] as (t: Tensor) => Tensor)(x) })),
+  ...binaries.map((op) => ({ name: `${op} same shape`, inputs: [f(3, 5, 7), op === 'div' ? positive(3, 5, 7) : f(3, 5, 7)], fn: (a: Tensor, b: Tensor) => (C[op] as (p: Tensor, q: Tensor) => Tensor)(a, b) })),
+  ...binaries.map((op) => ({ name: `${op} broadcast`, inputs: [f(3, 5, 7), op === 'div' ? positive(5, 1) : f(5, 1)], fn: (a: Tensor, b: Tensor) => (C[op] as (p: Tensor, q: Tensor) => Tensor)(a, b) })),
   { name: 'add broadcast both', inputs: [f(3, 1, 7), f(5, 1)], fn: (a, b) => C.add(a, b) },
   { name: 'addScalar', inputs: [f(3, 5, 7)], fn: (x) => C.addScalar(x, 0.75) },
   { name: 'mulScalar', inputs: [f(3, 5, 7)], fn: (x) => C.mulScalar(x, -1.25) },
@@ -96,4 +100,25 @@ export function hostInput(spec: InputSpec, rng: () => number): Float64Array | In
     const u = 1 - rng();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng());
   });
+}
+
+const userCases: OpCase[] = [];
+
+/** Adds an op to the registry (a user's fused op or composition); its name must be new. */
+export function registerOp(c: OpCase): void {
+  if (!c || typeof c.name !== 'string' || !c.name || typeof c.fn !== 'function' || !Array.isArray(c.inputs)) {
+    throw new TypeError('registerOp: an op needs { name, inputs: InputSpec[], fn }');
+  }
+  if (registeredOps().some((o) => o.name === c.name)) throw new Error(`registerOp: an op named '${c.name}' is already registered`);
+  for (const [i, spec] of c.inputs.entries()) {
+    if (!Array.isArray(spec?.shape) || !spec.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw new TypeError(`registerOp '${c.name}': input ${i} needs a shape of non-negative integers`);
+    }
+  }
+  userCases.push(c);
+}
+
+/** Every registered op: core's, then the users' in the order they were registered. */
+export function registeredOps(): OpCase[] {
+  return [...builtinOpCases, ...userCases];
 }
