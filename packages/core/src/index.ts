@@ -9,6 +9,7 @@ export * from './ir/types.js';
 export * from './ir/builder.js';
 export * from './ir/validate.js';
 export * from './ir/hash.js';
+export * from './ir/print.js';
 export * from './ir/int-semantics.js';
 export * from './kernel-checks.js';
 export { MemoryCounter } from './memory-counter.js';

@@ -60,6 +60,8 @@ export const builtinOpCases: OpCase[] = [
   { name: 'matmul transA transB', inputs: [f(7, 5), f(3, 7)], fn: (a, b) => C.matmul(a, b, { transA: true, transB: true }) },
   { name: 'matmul batched', inputs: [f(3, 5, 7), f(3, 7, 9)], fn: (a, b) => C.matmul(a, b) },
   { name: 'matmul broadcast batch', inputs: [f(3, 5, 7), f(7, 9)], fn: (a, b) => C.matmul(a, b) },
+  // Past the tuned variants' 1024 outputs, so GPUs run their tiled kernels on it.
+  { name: 'matmul tiled size', inputs: [f(33, 47), f(47, 65)], fn: (a, b) => C.matmul(a, b) },
   { name: 'matmul partial broadcast', inputs: [f(3, 1, 5, 7), f(2, 7, 3)], fn: (a, b) => C.matmul(a, b, {}) },
   { name: 'reshape', inputs: [f(3, 5, 7)], fn: (x) => C.mulScalar(C.reshape(x, [7, -1]), 1) },
   { name: 'permute', inputs: [f(3, 5, 7)], fn: (x) => C.permute(x, [2, 0, 1]) },
