@@ -2,8 +2,8 @@
 // asked for: the backend's forward and VJP against the float64 reference on seeded inputs at odd shapes,
 // and the reference's VJP against central differences. Prints a table; exits 1 if any check fails.
 // Usage: pnpm gradcheck [-- --op NAME] [--backend cpu,webgpu] [--import FILE] [--samples K] [--seed S] [--json]
-// The --import files are bundled together with this file by examples/gradcheck.ts, so they share its core
-// (one op registry, one Tensor class); here the flag is only parsed and listed in --help.
+// The --import files are bundled together with this file by examples/gradcheck.ts (with-imports.ts), so
+// they share its core (one op registry, one Tensor class); here the flag is only parsed and listed in --help.
 import * as C from '@cce/core';
 import { loadBackends } from '../backends.js';
 

@@ -33,6 +33,15 @@ s('on webgpu a tuned matmul (workgroup memory) shows its WGSL and says gpu.js ru
   assert.match(r.stdout, /not a map kernel: gpu\.js runs this op's map variant instead/);
 });
 
+s('a user op with --import: the RMSNorm example\'s workgroup variant on webgpu', () => {
+  const r = kernels('--import', 'examples/fused-op/register.ts', '--op', 'rmsNorm workgroup', '--backend', 'webgpu');
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^rmsNorm workgroup on webgpu: \d+ kernels/);
+  assert.match(r.stdout, /--- rmsnorm_rstd_wg: IR/);
+  assert.match(r.stdout, /barrier\(\);/);
+  assert.match(r.stdout, /workgroupBarrier\(\)/);
+});
+
 s('refusals: no such op, an ambiguous op, a bad --variant', () => {
   const none = kernels('--op', 'no-such-op');
   assert.is(none.status, 2);
