@@ -5,6 +5,7 @@
 // The --import files are bundled together with this file by examples/gradcheck.ts (with-imports.ts), so
 // they share its core (one op registry, one Tensor class); here the flag is only parsed and listed in --help.
 import * as C from '@cce/core';
+import '@cce/cce'; // registers CCE's op cases
 import { loadBackends } from '../backends.js';
 
 const args = await C.parseCli({

@@ -4,6 +4,7 @@
 // Usage: pnpm kernels -- --op NAME [--backend B] [--variant FAMILY=NAME] [--forward-only] [--import FILE]
 // (--import files are bundled with this module by examples/kernels.ts; here the flag is only listed.)
 import * as C from '@cce/core';
+import '@cce/cce'; // registers CCE's op cases
 import { generateWgsl } from '@cce/backend-webgpu';
 import { LoweringError, lowerMapKernel } from '@cce/backend-gpujs';
 import { loadBackends } from '../backends.js';

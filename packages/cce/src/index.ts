@@ -5,3 +5,4 @@ export * from './linear-cross-entropy.js';
 export { sortedPermutation, meanLogits } from './sort.js';
 export * from './synthetic.js';
 export { setEngineShape, resetEngineShapes, ENGINE_SHAPES, type EngineRole } from './kernels/tile-engine.js';
+import './register-ops.js';
