@@ -259,8 +259,11 @@ s('GPT-2 names and shapes for n_layer 2, and the config GPT2LMHeadModel reads', 
   assert.equal(config, {
     architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', vocab_size: 50, n_positions: 16, n_embd: 8, n_layer: 2, n_head: 2,
     n_inner: null, activation_function: 'gelu_new', layer_norm_epsilon: 1e-5, resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0,
-    tie_word_embeddings: true,
+    tie_word_embeddings: true, bos_token_id: null, eos_token_id: null,
   });
+  // GPT-2's vocabulary (padded) names <|endoftext|> as both.
+  const bpe = gpt2Config({ ...dims, vocabSize: 50304 });
+  assert.equal([bpe.bos_token_id, bpe.eos_token_id], [50256, 50256]);
   assert.equal(gpt2DimsFromConfig(JSON.parse(JSON.stringify(config))), dims);
   assert.throws(() => gpt2TensorSpecs({ ...dims, nHead: 3 }), /nEmbd 8 is not a multiple of nHead 3/);
   assert.throws(() => gpt2DimsFromConfig({ ...config, n_layer: 0 }), /n_layer must be a positive integer, got 0/);

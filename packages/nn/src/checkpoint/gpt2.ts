@@ -59,6 +59,9 @@ export function gpt2TensorSpecs(dims: Gpt2Dims): Gpt2TensorSpec[] {
   return out;
 }
 
+/** GPT-2's <|endoftext|> id. */
+const GPT2_END_OF_TEXT = 50256;
+
 /** The config.json object GPT2LMHeadModel reads (tanh GELU = "gelu_new", LayerNorm eps 1e-5). */
 export function gpt2Config(dims: Gpt2Dims, dropout: Gpt2Dropout = {}): Record<string, unknown> {
   checkDims(dims);
@@ -77,6 +80,9 @@ export function gpt2Config(dims: Gpt2Dims, dropout: Gpt2Dropout = {}): Record<st
     embd_pdrop: dropout.embd ?? 0,
     attn_pdrop: dropout.attn ?? 0,
     tie_word_embeddings: true,
+    // GPT2Config's defaults name 50256 (GPT-2's <|endoftext|>); a smaller vocabulary has no such id.
+    bos_token_id: dims.vocabSize > GPT2_END_OF_TEXT ? GPT2_END_OF_TEXT : null,
+    eos_token_id: dims.vocabSize > GPT2_END_OF_TEXT ? GPT2_END_OF_TEXT : null,
   };
 }
 
