@@ -32,7 +32,7 @@ s('wrong user ops fail, naming the op, the backend and the element', () => {
   const r = gradcheck('--import', 'tests/cli/fixtures/wrong-ops.ts', '--op', 'wrong', '--backend', 'cpu,webgpu');
   assert.is(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stdout, /\| wrong vjp \| cpu:f64 \| gradcheck \| \[3,5\] \| .* \| FAIL: input 0 element \d+: analytic -?[\d.]+, numeric -?[\d.]+/);
-  assert.match(r.stdout, /\| wrong out-of-bounds backward \| cpu:f64 \| gradcheck \| .* FAIL: threw: cpu: kernel 'reads_past_end': read of 'x'\[7\] out of bounds \(length 7\)/);
+  assert.match(r.stdout, /\| wrong out-of-bounds backward \| cpu:f64 \| gradcheck \| .* FAIL: threw: cpu: kernel 'reads_past_end' of op 'outOfBoundsBackward \(backward\)': read of 'x'\[7\] out of bounds \(length 7\)/);
   assert.match(r.stdout, /\| wrong out-of-bounds backward \| webgpu \| the f64 reference run \| .* FAIL/);
   assert.match(summary(r.stdout), / [1-9]\d* failed/);
 });

@@ -170,6 +170,46 @@ if (await webgpuAvailable('backend')) {
     if (be.profiler) throw new Error('profiler still on');
   });
 
+  s('profile rows and kernel errors name the fused op around a kernel (op/kernel)', async () => {
+    if (!be.device.features.has('timestamp-query')) {
+      if (process.env.CI) throw new Error('the CI adapter (lavapipe) offers timestamp queries; this one does not');
+      return;
+    }
+    const cube = C.defineFusedOp<Record<string, never>>({
+      name: 'cube',
+      forward: ([x]) => ({ output: C.mul(C.mul(x!, x!), x!) }),
+      backward: (g, { inputs: [x] }) => [C.mul(C.mulScalar(C.mul(x!, x!), 3), g)],
+    });
+    const prof = be.startProfiling();
+    prof.reset();
+    await C.scope(async () => {
+      const x = C.tensor([1, 2, 3], [3], { backend: be });
+      x.requiresGrad = true;
+      C.backward(C.sum(cube([x], {})));
+      await x.grad!.read();
+    });
+    const kernels = (await be.stopProfiling()).rows().map((r) => r.kernel);
+    if (!kernels.some((k) => k.startsWith('cube/ew_mul')) || !kernels.some((k) => k.startsWith('cube (backward)/'))) {
+      throw new Error(`profiled kernels: ${kernels.join(', ')}`);
+    }
+    if (kernels.some((k) => k.startsWith('reduce') && k.includes('/'))) throw new Error(`a kernel outside the op was attributed to it: ${kernels.join(', ')}`);
+    // A binding error inside the op names it too.
+    const bad = C.defineFusedOp<Record<string, never>>({
+      name: 'misbound',
+      forward: ([x]) => ({ output: C.runMap(C.memoKernel('test:misbound', () => C.defineMapKernel('misbound', { outputType: 'f32' }, (b) => b.input('v', 'f32'), ({ index }, v) => v.at(index))), C.Tensor.empty(x!.shape, 'f32', be, 'test'), {}) }),
+      backward: () => [null],
+    });
+    await C.scope(async () => {
+      const x = C.tensor([1, 2], [2], { backend: be });
+      try {
+        bad([x], {});
+        throw new Error('accepted');
+      } catch (e) {
+        if (!/kernel 'misbound' of op 'misbound': buffer 'v' is not bound/.test((e as Error).message)) throw e;
+      }
+    });
+  });
+
   s("useBackend('webgpu') starts a backend through the registry", async () => {
     const prev = C.getBackendOrNull();
     const lines: string[] = [];

@@ -5,7 +5,7 @@
 import type {
   Backend, Bindings, Capabilities, DType, DeviceBuffer, Executable, Grid, Kernel, MemoryStats,
 } from '@cce/core';
-import { type BufferRange, MemoryCounter, checkBindings, checkCapabilities, isBufferRange, kernelHash, validateKernel } from '@cce/core';
+import { type BufferRange, MemoryCounter, checkBindings, currentOpName, checkCapabilities, isBufferRange, kernelHash, validateKernel } from '@cce/core';
 import { type AcquiredDevice, type AdapterReport, type DeviceOptions, acquireDevice } from './device.js';
 import { BufferPool } from './pool.js';
 import { GpuProfiler } from './profiler.js';
@@ -392,7 +392,9 @@ export class WebGpuBackend implements Backend {
     }
     pass!.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     if (this.profilerState) this.endPass(batch);
-    batch.kernels.push(kernel.name);
+    // Profiles and batch errors name the fused op beside the kernel (op/kernel).
+    const op = currentOpName();
+    batch.kernels.push(op ? `${op}/${kernel.name}` : kernel.name);
     for (let i = 0; i < bufs.length; i++) batch.used.add(bufs[i]!.gpu);
     if (batch.kernels.length >= this.maxBatch) this.submit();
   }

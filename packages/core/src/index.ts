@@ -25,6 +25,7 @@ export { backward, noGrad, isGradEnabled, record } from './autograd/tape.js';
 export type { OpAttrs, OpName, TapeNode } from './autograd/node.js';
 export { vjpRules, sumTo } from './autograd/vjp.js';
 export * from './autograd/fused.js';
+export { currentOpName, describeKernel } from './autograd/op-context.js';
 export * from './gradcheck.js';
 export * from './op-check/cases.js';
 export * from './op-check/check.js';

@@ -4,6 +4,7 @@ import { type Bindings, type Capabilities, type Grid, isBufferRange } from './ba
 import type { Kernel } from './ir/types.js';
 import { vectorInfo } from './ir/types.js';
 import type { KernelInfo } from './ir/validate.js';
+import { describeKernel } from './autograd/op-context.js';
 
 export function workgroupBytes(kernel: Kernel): number {
   return kernel.shared.reduce((sum, a) => sum + a.length * vectorInfo(a.type).lanes * 4, 0);
@@ -25,7 +26,7 @@ export function checkCapabilities(kernel: Kernel, info: KernelInfo, caps: Capabi
 }
 
 export function checkBindings(kernel: Kernel, bindings: Bindings, grid: Grid, caps: Capabilities, backend: string): void {
-  const where = `${backend}: kernel '${kernel.name}'`;
+  const where = `${backend}: ${describeKernel(kernel.name)}`;
   for (const decl of kernel.buffers) {
     const buf = bindings.buffers[decl.name];
     if (!buf) throw new Error(`${where}: buffer '${decl.name}' is not bound`);

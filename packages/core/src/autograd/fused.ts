@@ -9,6 +9,7 @@
 import type { Tensor } from '../tensor.js';
 import { describeValue, noGrad, record } from './tape.js';
 import { TENSOR_BRAND, scopeSync } from '../memory.js';
+import { withOpName } from './op-context.js';
 
 export interface FusedBackwardContext<A> {
   inputs: Tensor[];
@@ -70,7 +71,7 @@ function checkForward(def: FusedOpDefinition<never>, inputs: Tensor[], result: u
 export function applyFusedOp<A>(def: FusedOpDefinition<A>, inputs: Tensor[], attrs: A): { output: Tensor; saved: Tensor[]; recorded: boolean } {
   checkDefinition(def as FusedOpDefinition<never>);
   if (!Array.isArray(inputs) || !inputs.every(isTensor)) throw new TypeError(`fused op '${def.name}': inputs must be an array of tensors, got ${describeValue(inputs)}`);
-  const { output, saved } = noGrad(() => scopeSync(() => checkForward(def as FusedOpDefinition<never>, inputs, def.forward(inputs, attrs))));
+  const { output, saved } = noGrad(() => scopeSync(() => checkForward(def as FusedOpDefinition<never>, inputs, withOpName(def.name, () => def.forward(inputs, attrs)))));
   record('fused', inputs, output, { def: def as FusedOpDefinition, attrs }, saved);
   return { output, saved, recorded: output.node !== null };
 }

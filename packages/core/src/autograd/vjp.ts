@@ -9,6 +9,7 @@ import {
 } from '../ops/api.js';
 import { type Ex, f32 } from '../ir/builder.js';
 import { layerNormApply } from '../ops/nn-ops.js';
+import { withOpName } from './op-context.js';
 
 type Rule<K extends OpName> = (g: Tensor, node: TapeNode<K>) => (Tensor | null)[];
 type RuleTable = { [K in OpName]: Rule<K> };
@@ -137,7 +138,7 @@ export const vjpRules: RuleTable = {
   },
   fused: (g, n) => {
     const { def, attrs } = n.attrs as OpAttrs['fused'];
-    return def.backward(g, { inputs: n.inputs, output: n.output, saved: n.saved, attrs, needsGrad: n.inputs.map((t) => t.requiresGrad) });
+    return withOpName(`${def.name} (backward)`, () => def.backward(g, { inputs: n.inputs, output: n.output, saved: n.saved, attrs, needsGrad: n.inputs.map((t) => t.requiresGrad) }));
   },
 };
 

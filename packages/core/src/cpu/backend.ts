@@ -14,6 +14,7 @@ import { validateKernel } from '../ir/validate.js';
 import { type Precision, generateJs } from './codegen.js';
 import { checkBindings, checkCapabilities } from '../kernel-checks.js';
 import { MemoryCounter } from '../memory-counter.js';
+import { describeKernel } from '../autograd/op-context.js';
 
 type Storage = Float64Array | Float32Array | Int32Array | Uint32Array;
 
@@ -174,7 +175,7 @@ export class CpuBackend implements Backend {
         }
       }
     } catch (e) {
-      if (e instanceof OutOfBoundsError) throw new Error(`cpu: kernel '${kernel.name}': ${e.message}`);
+      if (e instanceof OutOfBoundsError) throw new Error(`cpu: ${describeKernel(kernel.name)}: ${e.message}`);
       throw e;
     }
   }
