@@ -6,6 +6,11 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+/** The --import flag as both commands declare it (parsed again there, for --help and checking). */
+export const importFlag = {
+  type: 'string', multiple: true, placeholder: 'FILE', description: 'a module (TypeScript or JavaScript) that registers ops with registerOp from @cce/core',
+} as const;
+
 /** `main`: the command's module, relative to the repository root; `runPlain` imports it when no --import is given. */
 export async function runWithImports(command: string, main: string, runPlain: () => Promise<unknown>): Promise<void> {
   const argv = process.argv.slice(2);

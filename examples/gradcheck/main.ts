@@ -7,6 +7,7 @@
 import * as C from '@cce/core';
 import '@cce/cce'; // registers CCE's op cases
 import { loadBackends } from '../backends.js';
+import { importFlag } from '../with-imports.js';
 
 const args = await C.parseCli({
   command: 'pnpm gradcheck',
@@ -15,7 +16,7 @@ const args = await C.parseCli({
   flags: {
     op: { type: 'string', placeholder: 'NAME', description: 'only ops whose name contains NAME' },
     backend: { type: 'list', of: 'string', placeholder: 'NAMES', defaultText: 'cpu and every other backend that starts here', description: 'backends to check (cpu, cpu:f64, webgpu, gpujs, gpujs:webasm, ...)' },
-    import: { type: 'string', multiple: true, placeholder: 'FILE', description: 'a module (TypeScript or JavaScript) that registers ops with registerOp from @cce/core; repeatable' },
+    import: importFlag,
     samples: { type: 'integer', min: 1, default: 64, placeholder: 'K', description: 'central differences on at most K elements of each input (drawn at random)' },
     seed: { type: 'integer', min: 0, default: 99, description: 'seed of the inputs, the output gradients and the sampled elements' },
     json: C.commonFlags.json,

@@ -8,6 +8,7 @@ import '@cce/cce'; // registers CCE's op cases
 import { generateWgsl } from '@cce/backend-webgpu';
 import { LoweringError, lowerMapKernel } from '@cce/backend-gpujs';
 import { loadBackends } from '../backends.js';
+import { importFlag } from '../with-imports.js';
 
 const args = await C.parseCli({
   command: 'pnpm kernels',
@@ -18,7 +19,7 @@ const args = await C.parseCli({
     backend: { ...C.commonFlags.backend, default: undefined, env: undefined, defaultText: 'cpu (the reference picks map variants; webgpu its tuned ones)' },
     variant: { type: 'string', placeholder: 'FAMILY=NAME', description: 'force one variant of an op family, e.g. matmul=tiled-64x64 or reduceRows=map (a wrong name lists the valid ones)' },
     'forward-only': { type: 'boolean', description: 'only the forward kernels' },
-    import: { type: 'string', multiple: true, placeholder: 'FILE', description: 'a module (TypeScript or JavaScript) that registers ops with registerOp from @cce/core; repeatable' },
+    import: importFlag,
     verbose: C.commonFlags.verbose,
   },
   notes: ['examples:\n  pnpm kernels -- --op "layerNorm affine"\n  pnpm kernels -- --op "matmul transB" --backend webgpu\n  pnpm kernels -- --op "matmul tiled size" --backend webgpu --variant matmul=tiled-128x128\n  pnpm kernels -- --import examples/fused-op/register.ts --op "rmsNorm workgroup" --backend webgpu'],
