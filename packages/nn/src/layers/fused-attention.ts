@@ -1,0 +1,305 @@
+// Fused causal attention: out = softmax(q kᵀ · scale, keys after the query masked) v over q, k, v
+// [B, H, T, dh], without a B x H x T x T tensor in global memory. The forward walks the keys of each
+// query with an online softmax (running max and sum) and saves only each query's log-sum-exp; the
+// backward recomputes the probabilities from it:
+//   D_i  = Σ_c dO_ic O_ic
+//   dq_i = scale Σ_{j<=i} p_ij (dO_i·v_j - D_i) k_j
+//   dk_j = scale Σ_{i>=j} p_ij (dO_i·v_j - D_i) q_i,     dv_j = Σ_{i>=j} p_ij dO_i
+// Two variants. 'rows' (backends that run more than map kernels): one invocation per query (or key)
+// row holding its dh accumulators in registers, O(T² dh) work; its kernels are built per head size,
+// unrolled over dh. 'elements' (every backend, gpu.js included): map kernels, one invocation per output
+// element, which recompute each score (O(T² dh²) work): the portable reference of the rows variant.
+import * as C from '@cce/core';
+import type { Ex, Kernel, KernelBuilder, Tensor } from '@cce/core';
+
+export type AttentionVariant = 'auto' | 'rows' | 'elements';
+
+export interface CausalAttentionOptions {
+  /** Multiplies q kᵀ; default 1 / sqrt(dh). */
+  scale?: number;
+  /** Default 'auto': rows where the backend runs more than map kernels. */
+  variant?: AttentionVariant;
+}
+
+interface Attrs {
+  scale: number;
+  variant: 'rows' | 'elements';
+  /** Heads times batch, the sequence length and the head size. */
+  BH: number;
+  T: number;
+  dh: number;
+}
+
+const WG = 64;
+/** Head sizes the rows variant unrolls (its registers grow with dh). */
+const MAX_ROWS_DH = 128;
+
+/** Uniforms every kernel takes, and the row's (bh, i) from a flat row index. */
+function dims(b: KernelBuilder) {
+  return { T: b.uniform('T', 'i32'), dh: b.uniform('dh', 'i32'), scale: b.uniform('scale', 'f32') };
+}
+
+/** Σ_c a[aBase + c] b[bBase + c] over c < dh, as a loop (elements variant). */
+function dotLoop(b: KernelBuilder, a: C.BufferRef, aBase: Ex, x: C.BufferRef, xBase: Ex, dh: Ex): Ex {
+  const acc = b.var('dot', C.f32(0));
+  b.for('c', 0, dh, (c) => acc.set(acc.add(a.at(aBase.add(c)).mul(x.at(xBase.add(c))))));
+  return acc;
+}
+
+/** Σ_c regs[c] x[xBase + c], unrolled (rows variant). */
+function dotRegs(b: KernelBuilder, regs: Ex[], x: C.BufferRef, xBase: Ex): Ex {
+  const acc = b.var('dot', C.f32(0));
+  regs.forEach((r, c) => acc.set(acc.add(r.mul(x.at(xBase.add(c))))));
+  return acc;
+}
+
+// ---- elements variant: map kernels -------------------------------------------------------------------
+
+/** lse[r] for row r = bh T + i: the online softmax over keys j <= i. */
+const lseElements = (): Kernel => C.memoKernel('nn:attn_lse', () =>
+  C.defineMapKernel('attn_lse', { workgroupSize: WG, outputType: 'f32' },
+    (b) => ({ q: b.input('q', 'f32'), k: b.input('k', 'f32'), ...dims(b) }),
+    ({ b, index }, { q, k, T, dh, scale }) => {
+      const i = b.let('i', index.mod(T));
+      const kv = b.let('kv', index.sub(i).mul(dh));
+      const qBase = b.let('q_base', index.mul(dh));
+      const m = b.var('m', dotLoop(b, q, qBase, k, kv, dh).mul(scale));
+      const l = b.var('l', C.f32(1));
+      b.for('j', 1, i.add(1), (j) => {
+        const s = b.let('s', dotLoop(b, q, qBase, k, kv.add(j.mul(dh)), dh).mul(scale));
+        const mNew = b.let('m_new', m.max(s));
+        l.set(l.mul(m.sub(mNew).exp()).add(s.sub(mNew).exp()));
+        m.set(mNew);
+      });
+      return m.add(l.log());
+    }));
+
+/** out[r, c] = Σ_{j<=i} exp(s_ij - lse_i) v[j, c]. */
+const outElements = (): Kernel => C.memoKernel('nn:attn_out', () =>
+  C.defineMapKernel('attn_out', { workgroupSize: WG, outputType: 'f32' },
+    (b) => ({ q: b.input('q', 'f32'), k: b.input('k', 'f32'), v: b.input('v', 'f32'), lse: b.input('lse', 'f32'), ...dims(b) }),
+    ({ b, index }, { q, k, v, lse, T, dh, scale }) => {
+      const r = b.let('r', index.div(dh));
+      const c = b.let('col', index.mod(dh));
+      const i = b.let('i', r.mod(T));
+      const kv = b.let('kv', r.sub(i).mul(dh));
+      const L = b.let('L', lse.at(r));
+      const acc = b.var('acc', C.f32(0));
+      b.for('j', 0, i.add(1), (j) => {
+        const p = b.let('p', dotLoop(b, q, r.mul(dh), k, kv.add(j.mul(dh)), dh).mul(scale).sub(L).exp());
+        acc.set(acc.add(p.mul(v.at(kv.add(j.mul(dh)).add(c)))));
+      });
+      return acc;
+    }));
+
+/** D[r] = Σ_c dO[r, c] O[r, c] (both variants). */
+const deltaKernel = (): Kernel => C.memoKernel('nn:attn_delta', () =>
+  C.defineMapKernel('attn_delta', { workgroupSize: WG, outputType: 'f32' },
+    (b) => ({ o: b.input('o', 'f32'), g: b.input('g', 'f32'), dh: b.uniform('dh', 'i32') }),
+    ({ b, index }, { o, g, dh }) => dotLoop(b, o, index.mul(dh), g, index.mul(dh), dh)));
+
+/**
+ * One gradient element of q (`which` 'q': row i, summing keys j <= i, times k[j, c]), of k ('k': key row
+ * j, summing queries i >= j, times q[i, c]) or of v ('v': key row j, p_ij dO[i, c]).
+ */
+const gradElements = (which: 'q' | 'k' | 'v'): Kernel => C.memoKernel(`nn:attn_d${which}`, () =>
+  C.defineMapKernel(`attn_d${which}`, { workgroupSize: WG, outputType: 'f32' },
+    (b) => ({
+      q: b.input('q', 'f32'), k: b.input('k', 'f32'), v: b.input('v', 'f32'), g: b.input('g', 'f32'), lse: b.input('lse', 'f32'),
+      delta: b.input('delta', 'f32'), ...dims(b),
+    }),
+    ({ b, index }, { q, k, v, g, lse, delta, T, dh, scale }) => {
+      const r = b.let('r', index.div(dh));
+      const c = b.let('col', index.mod(dh));
+      const own = b.let('own', r.mod(T));
+      const bhBase = b.let('bh_base', r.sub(own));
+      const acc = b.var('acc', C.f32(0));
+      // The other side's rows: keys 0..own for a query, queries own..T-1 for a key.
+      const [from, to] = which === 'q' ? [C.i32(0), own.add(1)] : [own, T];
+      b.for('o', from, to, (o) => {
+        const qi = b.let('qi', which === 'q' ? r : bhBase.add(o));
+        const kj = b.let('kj', which === 'q' ? bhBase.add(o) : r);
+        const p = b.let('p', dotLoop(b, q, qi.mul(dh), k, kj.mul(dh), dh).mul(scale).sub(lse.at(qi)).exp());
+        if (which === 'v') {
+          acc.set(acc.add(p.mul(g.at(qi.mul(dh).add(c)))));
+          return;
+        }
+        const ds = b.let('ds', p.mul(dotLoop(b, g, qi.mul(dh), v, kj.mul(dh), dh).sub(delta.at(qi))));
+        acc.set(acc.add(ds.mul(which === 'q' ? k.at(kj.mul(dh).add(c)) : q.at(qi.mul(dh).add(c)))));
+      });
+      return which === 'v' ? acc : acc.mul(scale);
+    }));
+
+// ---- rows variant: one invocation per row, dh accumulators in registers ----------------------------
+
+/** Loads row `base` of `buf` into dh registers. */
+const loadRow = (b: KernelBuilder, buf: C.BufferRef, base: Ex, dh: number, name: string): Ex[] =>
+  Array.from({ length: dh }, (_, c) => b.let(`${name}${c}`, buf.at(base.add(c))));
+
+/** out and lse of query row r: the online softmax with the output accumulated alongside. */
+const forwardRows = (dh: number): Kernel => C.memoKernel(`nn:attn_fwd_rows_${dh}`, () =>
+  C.defineKernel(`attn_fwd_rows_d${dh}`, { workgroupSize: WG }, (b) => {
+    const q = b.input('q', 'f32');
+    const k = b.input('k', 'f32');
+    const v = b.input('v', 'f32');
+    const out = b.output('out', 'f32');
+    const lse = b.output('lse', 'f32');
+    const rows = b.uniform('rows', 'i32');
+    const T = b.uniform('T', 'i32');
+    const scale = b.uniform('scale', 'f32');
+    b.indexBelow(rows, (r) => {
+      const i = b.let('i', r.mod(T));
+      const kv = b.let('kv', r.sub(i).mul(dh));
+      const qr = loadRow(b, q, r.mul(dh), dh, 'q');
+      // Key 0 is always visible: it starts the running max, so no -inf is needed.
+      const m = b.var('m', dotRegs(b, qr, k, kv).mul(scale));
+      const l = b.var('l', C.f32(1));
+      const acc = Array.from({ length: dh }, (_, c) => b.var(`acc${c}`, v.at(kv.add(c))));
+      b.for('j', 1, i.add(1), (j) => {
+        const kj = b.let('kj', kv.add(j.mul(dh)));
+        const s = b.let('s', dotRegs(b, qr, k, kj).mul(scale));
+        const mNew = b.let('m_new', m.max(s));
+        const corr = b.let('corr', m.sub(mNew).exp());
+        const p = b.let('p', s.sub(mNew).exp());
+        l.set(l.mul(corr).add(p));
+        acc.forEach((a, c) => a.set(a.mul(corr).add(p.mul(v.at(kj.add(c))))));
+        m.set(mNew);
+      });
+      const inv = b.let('inv', C.f32(1).div(l));
+      acc.forEach((a, c) => out.store(r.mul(dh).add(c), a.mul(inv)));
+      lse.store(r, m.add(l.log()));
+    });
+  }));
+
+/** dq of query row r. */
+const dqRows = (dh: number): Kernel => C.memoKernel(`nn:attn_dq_rows_${dh}`, () =>
+  C.defineKernel(`attn_dq_rows_d${dh}`, { workgroupSize: WG }, (b) => {
+    const q = b.input('q', 'f32');
+    const k = b.input('k', 'f32');
+    const v = b.input('v', 'f32');
+    const g = b.input('g', 'f32');
+    const lse = b.input('lse', 'f32');
+    const delta = b.input('delta', 'f32');
+    const out = b.output('out', 'f32');
+    const rows = b.uniform('rows', 'i32');
+    const T = b.uniform('T', 'i32');
+    const scale = b.uniform('scale', 'f32');
+    b.indexBelow(rows, (r) => {
+      const i = b.let('i', r.mod(T));
+      const kv = b.let('kv', r.sub(i).mul(dh));
+      const qr = loadRow(b, q, r.mul(dh), dh, 'q');
+      const gr = loadRow(b, g, r.mul(dh), dh, 'g');
+      const L = b.let('L', lse.at(r));
+      const Dr = b.let('D', delta.at(r));
+      const acc = Array.from({ length: dh }, (_, c) => b.var(`acc${c}`, C.f32(0)));
+      b.for('j', 0, i.add(1), (j) => {
+        const kj = b.let('kj', kv.add(j.mul(dh)));
+        const p = b.let('p', dotRegs(b, qr, k, kj).mul(scale).sub(L).exp());
+        const ds = b.let('ds', p.mul(dotRegs(b, gr, v, kj).sub(Dr)));
+        acc.forEach((a, c) => a.set(a.add(ds.mul(k.at(kj.add(c))))));
+      });
+      acc.forEach((a, c) => out.store(r.mul(dh).add(c), a.mul(scale)));
+    });
+  }));
+
+/** dk and dv of key row r. */
+const dkvRows = (dh: number): Kernel => C.memoKernel(`nn:attn_dkv_rows_${dh}`, () =>
+  C.defineKernel(`attn_dkv_rows_d${dh}`, { workgroupSize: WG }, (b) => {
+    const q = b.input('q', 'f32');
+    const k = b.input('k', 'f32');
+    const v = b.input('v', 'f32');
+    const g = b.input('g', 'f32');
+    const lse = b.input('lse', 'f32');
+    const delta = b.input('delta', 'f32');
+    const dk = b.output('dk', 'f32');
+    const dv = b.output('dv', 'f32');
+    const rows = b.uniform('rows', 'i32');
+    const T = b.uniform('T', 'i32');
+    const scale = b.uniform('scale', 'f32');
+    b.indexBelow(rows, (r) => {
+      const j = b.let('j', r.mod(T));
+      const bhRow = b.let('bh_row', r.sub(j));
+      const kr = loadRow(b, k, r.mul(dh), dh, 'k');
+      const vr = loadRow(b, v, r.mul(dh), dh, 'v');
+      const accK = Array.from({ length: dh }, (_, c) => b.var(`acck${c}`, C.f32(0)));
+      const accV = Array.from({ length: dh }, (_, c) => b.var(`accv${c}`, C.f32(0)));
+      b.for('i', j, T, (i) => {
+        const qi = b.let('qi', bhRow.add(i));
+        const p = b.let('p', dotRegs(b, kr, q, qi.mul(dh)).mul(scale).sub(lse.at(qi)).exp());
+        const ds = b.let('ds', p.mul(dotRegs(b, vr, g, qi.mul(dh)).sub(delta.at(qi))));
+        accV.forEach((a, c) => a.set(a.add(p.mul(g.at(qi.mul(dh).add(c))))));
+        accK.forEach((a, c) => a.set(a.add(ds.mul(q.at(qi.mul(dh).add(c))))));
+      });
+      accK.forEach((a, c) => dk.store(r.mul(dh).add(c), a.mul(scale)));
+      accV.forEach((a, c) => dv.store(r.mul(dh).add(c), a));
+    });
+  }));
+
+// ---- the op -----------------------------------------------------------------------------------------
+
+function dispatchRows(kernel: Kernel, rows: number, buffers: Record<string, C.BufferArg>, u: Record<string, number>, be: C.Backend): void {
+  if (rows === 0) return;
+  C.dispatchKernel(be, kernel, buffers, { ...u, rows }, C.grid1d(rows, WG, be.capabilities.limits.maxWorkgroupsPerDimension));
+}
+
+const attentionOp = C.defineFusedOp<Attrs>({
+  name: 'causalAttention',
+  forward([q, k, v], { scale, variant, BH, T, dh }) {
+    const be = q!.backend;
+    const rows = BH * T;
+    const lse = C.Tensor.empty([BH, T], 'f32', be, 'causalAttention');
+    const out = C.Tensor.empty(q!.shape, 'f32', be, 'causalAttention');
+    if (variant === 'rows') {
+      dispatchRows(forwardRows(dh), rows, { q: q!, k: k!, v: v!, out, lse }, { T, scale }, be);
+    } else {
+      C.runMap(lseElements(), lse, { q: q!, k: k! }, { T, dh, scale });
+      C.runMap(outElements(), out, { q: q!, k: k!, v: v!, lse }, { T, dh, scale });
+    }
+    return { output: out, saved: [lse] };
+  },
+  backward(g, { inputs: [q, k, v], output, saved: [lse], attrs: { scale, variant, BH, T, dh } }) {
+    const be = g.backend;
+    const rows = BH * T;
+    const delta = C.runMap(deltaKernel(), C.Tensor.empty([BH, T], 'f32', be, 'causalAttention backward'), { o: output, g }, { dh });
+    const empty = () => C.Tensor.empty(q!.shape, 'f32', be, 'causalAttention backward');
+    const ins = { q: q!, k: k!, v: v!, g, lse: lse!, delta };
+    if (variant === 'rows') {
+      const dq = empty();
+      const dk = empty();
+      const dv = empty();
+      dispatchRows(dqRows(dh), rows, { ...ins, out: dq }, { T, scale }, be);
+      dispatchRows(dkvRows(dh), rows, { ...ins, dk, dv }, { T, scale }, be);
+      return [dq, dk, dv];
+    }
+    return (['q', 'k', 'v'] as const).map((w) => C.runMap(gradElements(w), empty(), ins, { T, dh, scale }));
+  },
+});
+
+const shapeOf = (t: Tensor) => `[${t.shape.join(', ')}]`;
+
+/**
+ * Causal self-attention of q, k, v [B, H, T, dh] (f32, one backend): softmax(q kᵀ · scale) v with each
+ * query attending to itself and the keys before it. Differentiable in q, k and v.
+ */
+export function causalAttention(q: Tensor, k: Tensor, v: Tensor, opts: CausalAttentionOptions = {}): Tensor {
+  const fail = (why: string): never => {
+    throw new Error(`causalAttention: ${why}`);
+  };
+  for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) {
+    if (!(t instanceof C.Tensor)) fail(`${name} must be a tensor`);
+    if (t.rank !== 4) fail(`${name} must be [B, H, T, dh], got ${shapeOf(t)}`);
+    if (t.dtype !== 'f32') fail(`${name} must be f32, got ${t.dtype}`);
+  }
+  if (shapeOf(k) !== shapeOf(q) || shapeOf(v) !== shapeOf(q)) fail(`q, k and v must have one shape, got q ${shapeOf(q)}, k ${shapeOf(k)}, v ${shapeOf(v)}`);
+  if (k.backend !== q.backend || v.backend !== q.backend) fail(`q, k and v must live on one backend, got '${q.backend.name}', '${k.backend.name}', '${v.backend.name}'`);
+  const [B, H, T, dh] = q.shape as [number, number, number, number];
+  const scale = opts.scale ?? 1 / Math.sqrt(dh || 1);
+  if (!(typeof scale === 'number' && Number.isFinite(scale))) fail(`scale must be a finite number, got ${scale}`);
+  const requested = opts.variant ?? 'auto';
+  if (!['auto', 'rows', 'elements'].includes(requested)) fail(`unknown variant '${requested}' (auto, rows or elements)`);
+  const caps = q.backend.capabilities;
+  if (requested === 'rows' && caps.mapOnly) fail(`the rows variant is not a map kernel; backend '${q.backend.name}' runs map kernels only`);
+  if (requested === 'rows' && dh > MAX_ROWS_DH) fail(`the rows variant unrolls at most dh ${MAX_ROWS_DH}, got ${dh}`);
+  const variant = requested !== 'auto' ? requested : !caps.mapOnly && dh <= MAX_ROWS_DH ? 'rows' : 'elements';
+  return attentionOp([q, k, v], { scale, variant, BH: B * H, T, dh });
+}
