@@ -18,6 +18,7 @@ const args = await C.parseCli({
     vocab: { type: 'integer', min: 1, default: 50257, description: "the tokenizer's vocabulary (padded to a multiple of 64: GPT-2's BPE gives 50304)" },
     batch: { type: 'integer', min: 1, defaultText: "the config's", description: 'windows per step' },
     scratch: { type: 'number', min: 0, minExclusive: true, placeholder: 'MiB', defaultText: "the GPT's (16 MiB)", description: "CCE's backward scratch block" },
+    attention: { type: 'enum', choices: ['composed', 'fused'], default: 'composed', description: "the model's attention" },
     'sort-vocab': { type: 'enum', choices: ['on', 'off'], default: 'off', description: "CCE's vocabulary sort (so skippable entries share tiles)" },
     steps: { type: 'integer', min: 1, default: 30, placeholder: 'N', description: 'timed steps (after 5 warm-up steps)' },
     backend: C.commonFlags.backend,
@@ -29,7 +30,7 @@ const log = C.cliLog(args.json);
 await loadBackends();
 const backend: Backend = await C.cliBackend(args.backend, { log, verbose: args.verbose });
 C.setBackend(backend);
-const cfg = gptConfig(args.config, args.vocab);
+const cfg = gptConfig(args.config, args.vocab, { attention: args.attention });
 const B = args.batch ?? cfg.batchSize;
 const T = cfg.contextLength;
 const model = new GPT(cfg, { seed: 1, backend, loss: { ...(args.scratch ? { scratchBytes: Math.round(args.scratch * 2 ** 20) } : {}), sortVocab: args['sort-vocab'] === 'on' } });
@@ -84,12 +85,12 @@ if (prof.startProfiling && prof.stopProfiling) {
 const dispatches = profile?.reduce((s, r) => s + r.dispatches, 0) ?? null;
 const gpuMs = profile?.reduce((s, r) => s + r.totalMs, 0) ?? null;
 const result = {
-  scratchMiB: args.scratch ?? null, sortVocab: args['sort-vocab'] === 'on', backend: backend.name, description: backend.description, config: args.config, batch: B, context: T, vocab: cfg.vocabSize,
+  attention: args.attention, scratchMiB: args.scratch ?? null, sortVocab: args['sort-vocab'] === 'on', backend: backend.name, description: backend.description, config: args.config, batch: B, context: T, vocab: cfg.vocabSize,
   parameters: gptParameterCount(cfg), stepMs: wallMs, tokensPerSecond: (B * T) / (wallMs / 1000), hostMsPerStep: hostPerStep,
   gpuMsPerStep: gpuMs, dispatchesPerStep: dispatches, peakStepMiB, liveMiBAtStepStart: before.bytesInUse / MiB, pooledMiB: after.pooledBytes / MiB, profile,
 };
 if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-log(`${args.config}: batch ${B} x ${T}, vocab ${cfg.vocabSize}, CCE scratch ${args.scratch ? `${args.scratch} MiB` : "the GPT's"}, vocabulary sort ${args['sort-vocab']}, ${(result.parameters / 1e6).toFixed(2)}M parameters on ${backend.name}`);
+log(`${args.config}: batch ${B} x ${T}, vocab ${cfg.vocabSize}, CCE scratch ${args.scratch ? `${args.scratch} MiB` : "the GPT's"}, vocabulary sort ${args['sort-vocab']}, ${args.attention} attention, ${(result.parameters / 1e6).toFixed(2)}M parameters on ${backend.name}`);
 log(`| ms/step | tokens/s | host ms/step | GPU ms/step (profiled) | dispatches/step | peak step MiB | live MiB at start | pooled MiB |`);
 log(`|---|---|---|---|---|---|---|---|`);
 log(`| ${wallMs.toFixed(2)} | ${Math.round(result.tokensPerSecond)} | ${hostPerStep.toFixed(2)} | ${gpuMs?.toFixed(2) ?? '-'} | ${dispatches ?? '-'} | ${peakStepMiB.toFixed(1)} | ${result.liveMiBAtStepStart.toFixed(1)} | ${result.pooledMiB.toFixed(1)} |`);

@@ -15,6 +15,8 @@ export interface TrainingState {
   step: number;
   steps: number;
   config: string;
+  /** Absent in checkpoints written before the option (composed). */
+  attention?: 'composed' | 'fused';
   batch: number;
   seed: number;
   schedule: CosineSchedule;

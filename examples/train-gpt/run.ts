@@ -5,7 +5,7 @@
 import * as C from '@cce/core';
 import type { Backend } from '@cce/core';
 import {
-  AdamW, BatchSampler, CONFIG_FILE, CheckpointError, GPT, MODEL_FILE, type GPTPresetName, type TokenData, checkGpt2Tensors, checkGptFits, gpt2Config, gpt2DimsOf, gpt2Name, gptStateDict,
+  AdamW, type AttentionKind, BatchSampler, CONFIG_FILE, CheckpointError, GPT, MODEL_FILE, type GPTPresetName, type TokenData, checkGpt2Tensors, checkGptFits, gpt2Config, gpt2DimsOf, gpt2Name, gptStateDict,
   gptConfig, gptParameterCount, lrAt, prepareData, validationBatches, writeCheckpointDir,
 } from '@cce/nn';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -20,6 +20,8 @@ export interface TrainOptions {
   backend: Backend;
   config: GPTPresetName;
   tokenizer: 'bpe' | 'char';
+  /** The model's attention (default 'composed'). */
+  attention?: AttentionKind;
   /** A UTF-8 text file; default the Brown corpus. */
   data?: string;
   /** The schedule's length. */
@@ -94,7 +96,8 @@ export async function train(opts: TrainOptions, preloaded?: TokenData): Promise<
   const stopAt = Math.min(steps, opts.stopAfter ?? steps);
   const logEvery = Math.max(1, opts.logEvery ?? 10);
   const data = preloaded ?? (await loadRunData(opts));
-  const cfg = gptConfig(opts.config, data.tokenizer.modelVocabSize);
+  const attention = opts.attention ?? 'composed';
+  const cfg = gptConfig(opts.config, data.tokenizer.modelVocabSize, { attention });
   const batch = opts.batch ?? cfg.batchSize;
   const T = cfg.contextLength;
   const schedule = { warmupSteps: Math.min(100, Math.floor(steps / 10)), totalSteps: steps, maxLr, minLr: maxLr / 10 };
@@ -107,7 +110,7 @@ export async function train(opts: TrainOptions, preloaded?: TokenData): Promise<
   let resumed: ResumePoint | undefined;
   if (opts.resume) {
     resumed = await readResumePoint(checkpointDir);
-    checkResumable(resumed.state, { config: opts.config, steps, batch, seed, maxLr, data, file: opts.data ?? null });
+    checkResumable(resumed.state, { config: opts.config, attention, steps, batch, seed, maxLr, data, file: opts.data ?? null });
   } else if (existsSync(join(checkpointDir, TRAINING_STATE_FILE)) && !opts.overwrite) {
     throw new CheckpointError(`${out} already holds a checkpoint: continue it with --resume, start over with --overwrite, or pick another --out`);
   }
@@ -172,6 +175,7 @@ export async function train(opts: TrainOptions, preloaded?: TokenData): Promise<
       step,
       steps,
       config: opts.config,
+      attention,
       batch,
       seed,
       schedule,
@@ -275,12 +279,14 @@ function readMetrics(file: string): MetricsRecord[] {
 }
 
 /** Refuses to resume a checkpoint with settings that would make a different run. */
-function checkResumable(st: TrainingState, run: { config: string; steps: number; batch: number; seed: number; maxLr: number; data: TokenData; file: string | null }): void {
+function checkResumable(st: TrainingState, run: { config: string; attention: AttentionKind; steps: number; batch: number; seed: number; maxLr: number; data: TokenData; file: string | null }): void {
   const diffs: string[] = [];
   const same = (what: string, ours: unknown, theirs: unknown) => {
     if (JSON.stringify(ours) !== JSON.stringify(theirs)) diffs.push(`${what} ${JSON.stringify(ours)} (the checkpoint's: ${JSON.stringify(theirs)})`);
   };
   same('--config', run.config, st.config);
+  // A checkpoint from before the option trained with the composed attention.
+  same('--attention', run.attention, st.attention ?? 'composed');
   same('--steps', run.steps, st.steps);
   same('--batch', run.batch, st.batch);
   same('--seed', run.seed, st.seed);

@@ -273,11 +273,11 @@ s('logits of the last position agree with the loss; the configs and their sizes'
 });
 
 /** The toy GPT's loss and every parameter's gradient on `backend`, from fixed weights and ids. */
-async function lossAndGrads(backend: C.Backend): Promise<{ loss: number; grads: Map<string, Float32Array | Float64Array | Int32Array> }> {
+async function lossAndGrads(backend: C.Backend, attention: 'composed' | 'fused' = 'composed'): Promise<{ loss: number; grads: Map<string, Float32Array | Float64Array | Int32Array> }> {
   const prev = C.getBackendOrNull();
   C.setBackend(backend);
   try {
-    const model = new GPT(toyConfig, { seed: 7, backend });
+    const model = new GPT({ ...toyConfig, attention }, { seed: 7, backend });
     randomize(model, 0.3, 8);
     const out = await C.scope(async () => {
       const loss = model.loss(C.tensor(Int32Array.from([1, 5, 12, 0, 7, 3, 3, 9, 11, 2]), [2, 5], { dtype: 'i32' }));
@@ -293,12 +293,21 @@ async function lossAndGrads(backend: C.Backend): Promise<{ loss: number; grads: 
   }
 }
 
-async function checkAgainstReference(backend: C.Backend, what: string) {
+async function checkAgainstReference(backend: C.Backend, what: string, attention: 'composed' | 'fused' = 'composed') {
   const want = await lossAndGrads(new C.CpuBackend({ precision: 'f64' }));
-  const got = await lossAndGrads(backend);
+  const got = await lossAndGrads(backend, attention);
   assert.ok(Math.abs(got.loss - want.loss) <= 1e-5 * Math.abs(want.loss), `${what}: loss ${got.loss} vs ${want.loss}`);
   for (const [name, g] of want.grads) compareArrays(`d ${name} on ${what}`, got.grads.get(name)!, g, 1e-3, 1e-5);
 }
+
+s('the toy GPT with fused attention gives the composed model\'s loss and gradients (f64 reference, both variants)', async () => {
+  const want = await lossAndGrads(new C.CpuBackend({ precision: 'f64' }));
+  const got = await lossAndGrads(new C.CpuBackend({ precision: 'f64' }), 'fused');
+  assert.ok(Math.abs(got.loss - want.loss) <= 1e-12 * Math.abs(want.loss), `loss ${got.loss} vs ${want.loss}`);
+  for (const [name, g] of want.grads) compareArrays(`d ${name}, fused`, got.grads.get(name)!, g, 1e-10, 1e-12);
+  await checkAgainstReference(await createGpujsBackend('webasm'), 'gpujs:webasm, fused (elements variant)', 'fused');
+  assert.throws(() => new GPT({ ...toyConfig, attention: 'fused', dropout: 0.1 }), /fused attention has no attention dropout/);
+});
 
 s('the toy GPT\'s loss and gradients on gpujs:webasm match the f64 reference', async () => {
   const backend = await createGpujsBackend('webasm');
@@ -328,6 +337,7 @@ if (await webgpuAvailable('nn: gpt')) {
   });
   w('the toy GPT\'s loss and gradients on webgpu match the f64 reference', async () => {
     await checkAgainstReference(await requireBackend(), 'webgpu');
+    await checkAgainstReference(await requireBackend(), 'webgpu, fused attention (rows variant)', 'fused');
   });
   w.run();
 }

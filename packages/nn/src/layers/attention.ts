@@ -4,6 +4,7 @@ import * as C from '@cce/core';
 import type { Tensor } from '@cce/core';
 import { Linear, Module } from '../module.js';
 import { Dropout, GELU, LayerNorm } from './basic.js';
+import { causalAttention } from './fused-attention.js';
 
 export interface BlockOptions {
   backend?: C.Backend;
@@ -14,7 +15,11 @@ export interface BlockOptions {
   /** Std of the residual projections (attn.c_proj, mlp.c_proj); GPT-2: 0.02 / sqrt(2 * layers). */
   residualStd?: number;
   dropout?: number;
+  /** 'composed' (core ops, the B x H x T x T scores in memory; default) or 'fused' (causalAttention). */
+  attention?: AttentionKind;
 }
+
+export type AttentionKind = 'composed' | 'fused';
 
 const seedAt = (seed: number, i: number) => (Math.imul(seed + 1, 0x9e3779b1) + i * 7919) >>> 0;
 
@@ -47,9 +52,14 @@ export class CausalSelfAttention extends Module {
   readonly attnDropout: Dropout;
   readonly residDropout: Dropout;
   readonly headDim: number;
+  readonly attention: AttentionKind;
 
   constructor(readonly dim: number, readonly heads: number, opts: BlockOptions = {}) {
     super();
+    this.attention = opts.attention ?? 'composed';
+    if (this.attention !== 'composed' && this.attention !== 'fused') throw new RangeError(`CausalSelfAttention: attention must be 'composed' or 'fused', got '${this.attention}'`);
+    // The fused op has no dropout on the attention weights.
+    if (this.attention === 'fused' && (opts.dropout ?? 0) > 0) throw new RangeError(`CausalSelfAttention: fused attention has no attention dropout; dropout ${opts.dropout} needs attention 'composed'`);
     if (!Number.isInteger(heads) || heads <= 0 || dim % heads !== 0) throw new RangeError(`CausalSelfAttention: dim ${dim} is not a multiple of heads ${heads}`);
     this.headDim = dim / heads;
     const seed = opts.seed ?? 0;
@@ -66,6 +76,7 @@ export class CausalSelfAttention extends Module {
     const qkv = this.c_attn.forward(x); // [B, T, 3d]
     const head = (i: number) => C.permute(C.reshape(C.slice(qkv, [0, 0, i * d], [B, T, (i + 1) * d]), [B, T, H, dh]), [0, 2, 1, 3]); // [B, H, T, dh]
     const q = head(0), k = head(1), v = head(2);
+    if (this.attention === 'fused') return this.residDropout.forward(this.c_proj.forward(C.reshape(C.permute(causalAttention(q, k, v), [0, 2, 1, 3]), [B, T, d])));
     const scores = C.add(C.mulScalar(C.matmul(q, k, { transB: true }), 1 / Math.sqrt(dh)), causalMask(T, x.backend)); // [B, H, T, T]
     const att = this.attnDropout.forward(C.softmax(scores, -1));
     const y = C.reshape(C.permute(C.matmul(att, v), [0, 2, 1, 3]), [B, T, d]);

@@ -7,7 +7,7 @@ import type { Tensor } from '@cce/core';
 import { type LinearCrossEntropyOptions, linearCrossEntropy } from '@cce/cce';
 import { Module } from '../module.js';
 import { Dropout, Embedding, LayerNorm } from './basic.js';
-import { Block } from './attention.js';
+import { type AttentionKind, Block } from './attention.js';
 import { padVocab } from '../data/tokenizer.js';
 
 export interface GPTConfig {
@@ -20,6 +20,8 @@ export interface GPTConfig {
   dim: number;
   /** Dropout probability (embeddings, attention weights, residual branches); default 0. */
   dropout?: number;
+  /** The attention: 'composed' from core ops (default) or 'fused' (causalAttention, no scores in memory). */
+  attention?: AttentionKind;
 }
 
 export interface GPTPreset {
@@ -39,10 +41,10 @@ export const GPT_PRESETS = {
 export type GPTPresetName = keyof typeof GPT_PRESETS;
 
 /** A preset's model config for a tokenizer of `tokenizerVocab` ids, plus its batch size. */
-export function gptConfig(name: GPTPresetName, tokenizerVocab: number, opts: { dropout?: number } = {}): GPTConfig & { batchSize: number } {
+export function gptConfig(name: GPTPresetName, tokenizerVocab: number, opts: { dropout?: number; attention?: AttentionKind } = {}): GPTConfig & { batchSize: number } {
   const p = GPT_PRESETS[name] as GPTPreset | undefined;
   if (!p) throw new RangeError(`gptConfig: unknown config '${String(name)}' (use ${Object.keys(GPT_PRESETS).join(', ')})`);
-  return { vocabSize: padVocab(tokenizerVocab), contextLength: p.contextLength, layers: p.layers, heads: p.heads, dim: p.dim, dropout: opts.dropout ?? 0, batchSize: p.batchSize };
+  return { vocabSize: padVocab(tokenizerVocab), contextLength: p.contextLength, layers: p.layers, heads: p.heads, dim: p.dim, dropout: opts.dropout ?? 0, attention: opts.attention ?? 'composed', batchSize: p.batchSize };
 }
 
 /** The number of parameters of a config (the tied classifier counted once). */
@@ -61,7 +63,8 @@ export function gptStepTensors(c: GPTConfig, batch: number): { name: string; byt
   const T = c.contextLength;
   const rows = batch * T;
   return [
-    { name: `attention scores [${batch}, ${c.heads}, ${T}, ${T}]`, bytes: batch * c.heads * T * T * 4, oneBinding: true },
+    // The fused attention never forms the scores.
+    ...(c.attention === 'fused' ? [] : [{ name: `attention scores [${batch}, ${c.heads}, ${T}, ${T}]`, bytes: batch * c.heads * T * T * 4, oneBinding: true }]),
     { name: `q|k|v projection [${batch}, ${T}, ${3 * c.dim}]`, bytes: rows * 3 * c.dim * 4, oneBinding: true },
     { name: `MLP hidden layer [${batch}, ${T}, ${4 * c.dim}]`, bytes: rows * 4 * c.dim * 4, oneBinding: true },
     { name: `token embedding [${c.vocabSize}, ${c.dim}]`, bytes: c.vocabSize * c.dim * 4, oneBinding: false },
@@ -127,7 +130,7 @@ export class GPT extends Module {
     this.wpe = new Embedding(contextLength, dim, { std: 0.02, seed: nextSeed(), backend });
     this.drop = new Dropout(this.config.dropout, nextSeed());
     const residualStd = 0.02 / Math.sqrt(2 * layers);
-    this.h = Array.from({ length: layers }, () => new Block(dim, heads, { backend, seed: nextSeed(), std: 0.02, residualStd, dropout: this.config.dropout }));
+    this.h = Array.from({ length: layers }, () => new Block(dim, heads, { backend, seed: nextSeed(), std: 0.02, residualStd, dropout: this.config.dropout, attention: config.attention }));
     this.ln_f = new LayerNorm(dim, 1e-5, { backend });
   }
 
