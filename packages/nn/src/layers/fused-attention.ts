@@ -151,10 +151,13 @@ const forwardRows = (dh: number): Kernel => C.memoKernel(`nn:attn_fwd_rows_${dh}
       const i = b.let('i', r.mod(T));
       const kv = b.let('kv', r.sub(i).mul(dh));
       const qr = loadRow(b, q, r.mul(dh), dh, 'q');
-      // Key 0 is always visible: it starts the running max, so no -inf is needed.
+      // Key 0 is always visible: it starts the running max, so no -inf is needed. Its weight, exp(s0 - m),
+      // is 1, or NaN when s0 is not finite (as in the composed softmax); spelled as a test because GPU
+      // compilers fold s0 - s0 to 0.
       const m = b.var('m', dotRegs(b, qr, k, kv).mul(scale));
-      const l = b.var('l', C.f32(1));
-      const acc = Array.from({ length: dh }, (_, c) => b.var(`acc${c}`, v.at(kv.add(c))));
+      const p0 = b.let('p0', m.isFinite().select(C.f32(1), C.runtimeNaN(b, r)));
+      const l = b.var('l', p0);
+      const acc = Array.from({ length: dh }, (_, c) => b.var(`acc${c}`, p0.mul(v.at(kv.add(c)))));
       b.for('j', 1, i.add(1), (j) => {
         const kj = b.let('kj', kv.add(j.mul(dh)));
         const s = b.let('s', dotRegs(b, qr, k, kj).mul(scale));
