@@ -6,6 +6,7 @@
 // they share its core (one op registry, one Tensor class); here the flag is only parsed and listed in --help.
 import * as C from '@cce/core';
 import '@cce/cce'; // registers CCE's op cases
+import '@cce/nn'; // registers causalAttention's
 import { loadBackends } from '../backends.js';
 import { importFlag } from '../with-imports.js';
 

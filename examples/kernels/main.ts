@@ -5,6 +5,7 @@
 // (--import files are bundled with this module by examples/kernels.ts; here the flag is only listed.)
 import * as C from '@cce/core';
 import '@cce/cce'; // registers CCE's op cases
+import '@cce/nn'; // registers causalAttention's
 import { generateWgsl } from '@cce/backend-webgpu';
 import { LoweringError, lowerMapKernel } from '@cce/backend-gpujs';
 import { loadBackends } from '../backends.js';

@@ -7,3 +7,4 @@ export * from './schedule.js';
 export * from './layers/index.js';
 export * from './clip.js';
 export * from './sample.js';
+import './register-ops.js';
