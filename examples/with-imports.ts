@@ -2,7 +2,7 @@
 // the user's files must share the command's @cce/core (one op registry, one Tensor class), so with
 // --import the command's main module and those files are bundled into one module with esbuild, which then
 // runs; without, the main module runs as it is.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -33,7 +33,8 @@ export async function runWithImports(command: string, main: string, runPlain: ()
   while (!existsSync(join(root, main)) && dirname(root) !== root) root = dirname(root);
   const esbuild = 'esbuild'; // a variable, so that bundling this launcher leaves esbuild to be loaded at run time
   const { build } = (await import(esbuild)) as typeof import('esbuild');
-  const outfile = join(root, 'dist', 'run', `${main.replace(/[/\\.]/g, '_')}-with-imports.mjs`);
+  // One file per process: concurrent runs with other --import files must not import each other's bundle.
+  const outfile = join(root, 'dist', 'run', `${main.replace(/[/\\.]/g, '_')}-with-imports-${process.pid}.mjs`);
   mkdirSync(dirname(outfile), { recursive: true });
   try {
     await build({
@@ -45,5 +46,7 @@ export async function runWithImports(command: string, main: string, runPlain: ()
     process.stderr.write(`${command}: --import: could not bundle ${imports.join(', ')}: ${(e as Error).message.split('\n')[0]}\n`);
     process.exit(2);
   }
+  // The command may end with process.exit, so the bundle is removed on exit rather than after the import.
+  process.on('exit', () => rmSync(outfile, { force: true }));
   await import(pathToFileURL(outfile).href);
 }

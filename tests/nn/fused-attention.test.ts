@@ -181,6 +181,25 @@ async function checkNaNs(backend: Backend, which: 'q' | 'k', variants: Attention
  * exp() in f32 unless the running maximum is subtracted (online softmax). out must stay finite and match
  * the reference; the gradients must be finite and match it within a looser tolerance (below).
  */
+/** A score that overflows to -inf on key 0 (q[1] = 1e30, k[0] = -1e30 along one axis, in f32) while the
+ *  other keys' scores stay finite: key 0 gets weight 0 and row 1 stays finite, as in the composed path. */
+async function checkNegativeInfinityScore(backend: Backend, variants: AttentionVariant[]) {
+  const shape = [1, 1, 3, 2];
+  const c = makeCase(shape, 41);
+  c.q.set([1e30, 0], 2);
+  c.k.set([-1e30, 0], 0);
+  const out = async (attn: Attention, variant?: AttentionVariant) => (await C.scope(async () => {
+    const [q, k, v] = [c.q, c.k, c.v].map((d) => C.tensor(d, shape, { backend })) as [Tensor, Tensor, Tensor];
+    return attn(q, k, v, variant ? { variant } : {}).read();
+  }));
+  const want = await out(composedAttention);
+  assert.ok(Number.isFinite(want[2]!) && Number.isFinite(want[3]!), `composed row 1: ${want[2]}, ${want[3]}`);
+  for (const variant of variants) {
+    const got = await out(causalAttention, variant);
+    compareArrays(`${variant} with a -inf score on ${backend.name}`, got, want);
+  }
+}
+
 async function checkLargeLogits(backend: Backend) {
   for (const [i, shape] of [[1, 2, 17, 16], [1, 1, 33, 64]].entries()) {
     const c = makeCase(shape, 41 + i, 30);
@@ -239,6 +258,10 @@ s('cpu: a NaN in k[j] makes rows i >= j NaN and leaves rows i < j finite (j = 3,
 
 s('cpu: large logits (q, k scaled by 30) stay finite and match the reference', async () => {
   await checkLargeLogits(cpu);
+});
+
+s('cpu: a score that overflows to -inf gives its key weight 0, as the composed path does (rows and elements)', async () => {
+  await checkNegativeInfinityScore(cpu, ['rows', 'elements']);
 });
 
 s('bad inputs are refused naming the op', () => {
@@ -315,6 +338,9 @@ if (await webgpuAvailable('nn: fused causal attention')) {
   });
   w('a NaN in k[j] makes rows i >= j NaN and leaves rows i < j finite (j = 3, 0, 6; rows and elements)', async () => {
     await checkNaNs(await requireBackend(), 'k', ['rows', 'elements']);
+  });
+  w('a score that overflows to -inf gives its key weight 0, as the composed path does (rows and elements)', async () => {
+    await checkNegativeInfinityScore(await requireBackend(), ['rows', 'elements']);
   });
   w('large logits (q, k scaled by 30) stay finite and match the reference', async () => {
     await checkLargeLogits(await requireBackend());

@@ -65,15 +65,17 @@ export async function runOpCase(backend: Backend, c: OpCase, data: (Float64Array
 export function compareToReference(got: ArrayLike<number>, want: ArrayLike<number>, rtol = OP_CHECK_RTOL, atol = OP_CHECK_ATOL):
   { ok: boolean; maxAbsError: number; maxRelError: number; detail: string } {
   if (got.length !== want.length) return { ok: false, maxAbsError: Infinity, maxRelError: Infinity, detail: `${got.length} elements, expected ${want.length}` };
+  // The tolerance scales with the finite reference values; a non-finite one must be matched exactly
+  // (NaN by NaN, an infinity by the same infinity), or the error is infinite.
   let scale = 0;
-  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]!));
+  for (let i = 0; i < want.length; i++) if (Number.isFinite(want[i]!)) scale = Math.max(scale, Math.abs(want[i]!));
   const tol = atol + rtol * scale;
   let worst = 0;
   let maxAbs = 0;
   for (let i = 0; i < want.length; i++) {
-    // NaN where the reference has NaN is agreement; any other NaN is an infinite error.
-    const err = Number.isNaN(want[i]!) && Number.isNaN(got[i]!) ? 0 : Math.abs(got[i]! - want[i]!);
-    const e = Number.isNaN(err) ? Infinity : err;
+    const w = want[i]!;
+    const g = got[i]!;
+    const e = Number.isFinite(w) ? (Number.isFinite(g) ? Math.abs(g - w) : Infinity) : Object.is(g, w) || (Number.isNaN(g) && Number.isNaN(w)) ? 0 : Infinity;
     if (e > maxAbs) {
       maxAbs = e;
       worst = i;

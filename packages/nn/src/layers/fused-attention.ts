@@ -151,11 +151,12 @@ const forwardRows = (dh: number): Kernel => C.memoKernel(`nn:attn_fwd_rows_${dh}
       const i = b.let('i', r.mod(T));
       const kv = b.let('kv', r.sub(i).mul(dh));
       const qr = loadRow(b, q, r.mul(dh), dh, 'q');
-      // Key 0 is always visible: it starts the running max, so no -inf is needed. Its weight, exp(s0 - m),
-      // is 1, or NaN when s0 is not finite (as in the composed softmax); spelled as a test because GPU
-      // compilers fold s0 - s0 to 0.
+      // Key 0 is always visible: it starts the running max. Its weight, exp(s0 - m), is 1 for a finite s0,
+      // 0 for -inf (a later finite key then takes over the max) and NaN for NaN or +inf, as in the
+      // composed softmax; spelled as tests because GPU compilers fold s0 - s0 to 0.
       const m = b.var('m', dotRegs(b, qr, k, kv).mul(scale));
-      const p0 = b.let('p0', m.isFinite().select(C.f32(1), C.runtimeNaN(b, r)));
+      const nonFinite = b.let('w_inf', m.isNan().or(m.gt(0)).select(C.runtimeNaN(b, r), C.f32(0)));
+      const p0 = b.let('p0', m.isFinite().select(C.f32(1), nonFinite));
       const l = b.var('l', p0);
       const acc = Array.from({ length: dh }, (_, c) => b.var(`acc${c}`, p0.mul(v.at(kv.add(c)))));
       b.for('j', 1, i.add(1), (j) => {
