@@ -34,7 +34,7 @@ const WG = 64;
 /** Head sizes the rows variant unrolls (its registers grow with dh). */
 const MAX_ROWS_DH = 128;
 
-/** Uniforms every kernel takes, and the row's (bh, i) from a flat row index. */
+/** The uniforms every elements-variant kernel takes. */
 function dims(b: KernelBuilder) {
   return { T: b.uniform('T', 'i32'), dh: b.uniform('dh', 'i32'), scale: b.uniform('scale', 'f32') };
 }
@@ -136,108 +136,89 @@ const gradElements = (which: 'q' | 'k' | 'v'): Kernel => C.memoKernel(`nn:attn_d
 const loadRow = (b: KernelBuilder, buf: C.BufferRef, base: Ex, dh: number, name: string): Ex[] =>
   Array.from({ length: dh }, (_, c) => b.let(`${name}${c}`, buf.at(base.add(c))));
 
-/** out and lse of query row r: the online softmax with the output accumulated alongside. */
-const forwardRows = (dh: number): Kernel => C.memoKernel(`nn:attn_fwd_rows_${dh}`, () =>
-  C.defineKernel(`attn_fwd_rows_d${dh}`, { workgroupSize: WG }, (b) => {
-    const q = b.input('q', 'f32');
-    const k = b.input('k', 'f32');
-    const v = b.input('v', 'f32');
-    const out = b.output('out', 'f32');
-    const lse = b.output('lse', 'f32');
+/**
+ * A rows-variant kernel: f32 `inputs` and `outputs` by name, uniforms rows, T and scale, and `body` run
+ * for each row r < rows (one invocation per query or key row of every batch and head).
+ */
+function rowKernel(name: string, dh: number, inputs: readonly string[], outputs: readonly string[],
+  body: (b: KernelBuilder, buf: Record<string, C.BufferRef>, r: Ex, u: { T: Ex; scale: Ex }) => void): Kernel {
+  return C.memoKernel(`nn:${name}_${dh}`, () => C.defineKernel(`${name}_d${dh}`, { workgroupSize: WG }, (b) => {
+    const buf: Record<string, C.BufferRef> = {};
+    for (const n of inputs) buf[n] = b.input(n, 'f32');
+    for (const n of outputs) buf[n] = b.output(n, 'f32');
     const rows = b.uniform('rows', 'i32');
-    const T = b.uniform('T', 'i32');
-    const scale = b.uniform('scale', 'f32');
-    b.indexBelow(rows, (r) => {
-      const i = b.let('i', r.mod(T));
-      const kv = b.let('kv', r.sub(i).mul(dh));
-      const qr = loadRow(b, q, r.mul(dh), dh, 'q');
-      // Key 0 is always visible: it starts the running max. Its weight, exp(s0 - m), is 1 for a finite s0,
-      // 0 for -inf (a later finite key then takes over the max) and NaN for NaN or +inf, as in the
-      // composed softmax; spelled as tests because GPU compilers fold s0 - s0 to 0.
-      const m = b.var('m', dotRegs(b, qr, k, kv).mul(scale));
-      const nonFinite = b.let('w_inf', m.isNan().or(m.gt(0)).select(C.runtimeNaN(b, r), C.f32(0)));
-      const p0 = b.let('p0', m.isFinite().select(C.f32(1), nonFinite));
-      const l = b.var('l', p0);
-      const acc = Array.from({ length: dh }, (_, c) => b.var(`acc${c}`, p0.mul(v.at(kv.add(c)))));
-      b.for('j', 1, i.add(1), (j) => {
-        const kj = b.let('kj', kv.add(j.mul(dh)));
-        const s = b.let('s', dotRegs(b, qr, k, kj).mul(scale));
-        const mNew = b.let('m_new', m.max(s));
-        const corr = b.let('corr', m.sub(mNew).exp());
-        const p = b.let('p', s.sub(mNew).exp());
-        l.set(l.mul(corr).add(p));
-        acc.forEach((a, c) => a.set(a.mul(corr).add(p.mul(v.at(kj.add(c))))));
-        m.set(mNew);
-      });
-      const inv = b.let('inv', C.f32(1).div(l));
-      acc.forEach((a, c) => out.store(r.mul(dh).add(c), a.mul(inv)));
-      lse.store(r, m.add(l.log()));
-    });
+    const u = { T: b.uniform('T', 'i32'), scale: b.uniform('scale', 'f32') };
+    b.indexBelow(rows, (r) => body(b, buf, r, u));
   }));
+}
+
+/** out and lse of query row r: the online softmax with the output accumulated alongside. */
+const forwardRows = (dh: number): Kernel =>
+  rowKernel('attn_fwd_rows', dh, ['q', 'k', 'v'], ['out', 'lse'], (b, { q, k, v, out, lse }, r, { T, scale }) => {
+    const i = b.let('i', r.mod(T));
+    const kv = b.let('kv', r.sub(i).mul(dh));
+    const qr = loadRow(b, q, r.mul(dh), dh, 'q');
+    // Key 0 is always visible: it starts the running max. Its weight, exp(s0 - m), is 1 for a finite s0,
+    // 0 for -inf (a later finite key then takes over the max) and NaN for NaN or +inf, as in the
+    // composed softmax; spelled as tests because GPU compilers fold s0 - s0 to 0.
+    const m = b.var('m', dotRegs(b, qr, k, kv).mul(scale));
+    const nonFinite = b.let('w_inf', m.isNan().or(m.gt(0)).select(C.runtimeNaN(b, r), C.f32(0)));
+    const p0 = b.let('p0', m.isFinite().select(C.f32(1), nonFinite));
+    const l = b.var('l', p0);
+    const acc = Array.from({ length: dh }, (_, c) => b.var(`acc${c}`, p0.mul(v.at(kv.add(c)))));
+    b.for('j', 1, i.add(1), (j) => {
+      const kj = b.let('kj', kv.add(j.mul(dh)));
+      const s = b.let('s', dotRegs(b, qr, k, kj).mul(scale));
+      const mNew = b.let('m_new', m.max(s));
+      const corr = b.let('corr', m.sub(mNew).exp());
+      const p = b.let('p', s.sub(mNew).exp());
+      l.set(l.mul(corr).add(p));
+      acc.forEach((a, c) => a.set(a.mul(corr).add(p.mul(v.at(kj.add(c))))));
+      m.set(mNew);
+    });
+    const inv = b.let('inv', C.f32(1).div(l));
+    acc.forEach((a, c) => out.store(r.mul(dh).add(c), a.mul(inv)));
+    lse.store(r, m.add(l.log()));
+  });
 
 /** dq of query row r. */
-const dqRows = (dh: number): Kernel => C.memoKernel(`nn:attn_dq_rows_${dh}`, () =>
-  C.defineKernel(`attn_dq_rows_d${dh}`, { workgroupSize: WG }, (b) => {
-    const q = b.input('q', 'f32');
-    const k = b.input('k', 'f32');
-    const v = b.input('v', 'f32');
-    const g = b.input('g', 'f32');
-    const lse = b.input('lse', 'f32');
-    const delta = b.input('delta', 'f32');
-    const out = b.output('out', 'f32');
-    const rows = b.uniform('rows', 'i32');
-    const T = b.uniform('T', 'i32');
-    const scale = b.uniform('scale', 'f32');
-    b.indexBelow(rows, (r) => {
-      const i = b.let('i', r.mod(T));
-      const kv = b.let('kv', r.sub(i).mul(dh));
-      const qr = loadRow(b, q, r.mul(dh), dh, 'q');
-      const gr = loadRow(b, g, r.mul(dh), dh, 'g');
-      const L = b.let('L', lse.at(r));
-      const Dr = b.let('D', delta.at(r));
-      const acc = Array.from({ length: dh }, (_, c) => b.var(`acc${c}`, C.f32(0)));
-      b.for('j', 0, i.add(1), (j) => {
-        const kj = b.let('kj', kv.add(j.mul(dh)));
-        const p = b.let('p', dotRegs(b, qr, k, kj).mul(scale).sub(L).exp());
-        const ds = b.let('ds', p.mul(dotRegs(b, gr, v, kj).sub(Dr)));
-        acc.forEach((a, c) => a.set(a.add(ds.mul(k.at(kj.add(c))))));
-      });
-      acc.forEach((a, c) => out.store(r.mul(dh).add(c), a.mul(scale)));
+const dqRows = (dh: number): Kernel =>
+  rowKernel('attn_dq_rows', dh, ['q', 'k', 'v', 'g', 'lse', 'delta'], ['out'], (b, { q, k, v, g, lse, delta, out }, r, { T, scale }) => {
+    const i = b.let('i', r.mod(T));
+    const kv = b.let('kv', r.sub(i).mul(dh));
+    const qr = loadRow(b, q, r.mul(dh), dh, 'q');
+    const gr = loadRow(b, g, r.mul(dh), dh, 'g');
+    const L = b.let('L', lse.at(r));
+    const Dr = b.let('D', delta.at(r));
+    const acc = Array.from({ length: dh }, (_, c) => b.var(`acc${c}`, C.f32(0)));
+    b.for('j', 0, i.add(1), (j) => {
+      const kj = b.let('kj', kv.add(j.mul(dh)));
+      const p = b.let('p', dotRegs(b, qr, k, kj).mul(scale).sub(L).exp());
+      const ds = b.let('ds', p.mul(dotRegs(b, gr, v, kj).sub(Dr)));
+      acc.forEach((a, c) => a.set(a.add(ds.mul(k.at(kj.add(c))))));
     });
-  }));
+    acc.forEach((a, c) => out.store(r.mul(dh).add(c), a.mul(scale)));
+  });
 
 /** dk and dv of key row r. */
-const dkvRows = (dh: number): Kernel => C.memoKernel(`nn:attn_dkv_rows_${dh}`, () =>
-  C.defineKernel(`attn_dkv_rows_d${dh}`, { workgroupSize: WG }, (b) => {
-    const q = b.input('q', 'f32');
-    const k = b.input('k', 'f32');
-    const v = b.input('v', 'f32');
-    const g = b.input('g', 'f32');
-    const lse = b.input('lse', 'f32');
-    const delta = b.input('delta', 'f32');
-    const dk = b.output('dk', 'f32');
-    const dv = b.output('dv', 'f32');
-    const rows = b.uniform('rows', 'i32');
-    const T = b.uniform('T', 'i32');
-    const scale = b.uniform('scale', 'f32');
-    b.indexBelow(rows, (r) => {
-      const j = b.let('j', r.mod(T));
-      const bhRow = b.let('bh_row', r.sub(j));
-      const kr = loadRow(b, k, r.mul(dh), dh, 'k');
-      const vr = loadRow(b, v, r.mul(dh), dh, 'v');
-      const accK = Array.from({ length: dh }, (_, c) => b.var(`acck${c}`, C.f32(0)));
-      const accV = Array.from({ length: dh }, (_, c) => b.var(`accv${c}`, C.f32(0)));
-      b.for('i', j, T, (i) => {
-        const qi = b.let('qi', bhRow.add(i));
-        const p = b.let('p', dotRegs(b, kr, q, qi.mul(dh)).mul(scale).sub(lse.at(qi)).exp());
-        const ds = b.let('ds', p.mul(dotRegs(b, vr, g, qi.mul(dh)).sub(delta.at(qi))));
-        accV.forEach((a, c) => a.set(a.add(p.mul(g.at(qi.mul(dh).add(c))))));
-        accK.forEach((a, c) => a.set(a.add(ds.mul(q.at(qi.mul(dh).add(c))))));
-      });
-      accK.forEach((a, c) => dk.store(r.mul(dh).add(c), a.mul(scale)));
-      accV.forEach((a, c) => dv.store(r.mul(dh).add(c), a));
+const dkvRows = (dh: number): Kernel =>
+  rowKernel('attn_dkv_rows', dh, ['q', 'k', 'v', 'g', 'lse', 'delta'], ['dk', 'dv'], (b, { q, k, v, g, lse, delta, dk, dv }, r, { T, scale }) => {
+    const j = b.let('j', r.mod(T));
+    const bhRow = b.let('bh_row', r.sub(j));
+    const kr = loadRow(b, k, r.mul(dh), dh, 'k');
+    const vr = loadRow(b, v, r.mul(dh), dh, 'v');
+    const accK = Array.from({ length: dh }, (_, c) => b.var(`acck${c}`, C.f32(0)));
+    const accV = Array.from({ length: dh }, (_, c) => b.var(`accv${c}`, C.f32(0)));
+    b.for('i', j, T, (i) => {
+      const qi = b.let('qi', bhRow.add(i));
+      const p = b.let('p', dotRegs(b, kr, q, qi.mul(dh)).mul(scale).sub(lse.at(qi)).exp());
+      const ds = b.let('ds', p.mul(dotRegs(b, vr, g, qi.mul(dh)).sub(delta.at(qi))));
+      accV.forEach((a, c) => a.set(a.add(p.mul(g.at(qi.mul(dh).add(c))))));
+      accK.forEach((a, c) => a.set(a.add(ds.mul(q.at(qi.mul(dh).add(c))))));
     });
-  }));
+    accK.forEach((a, c) => dk.store(r.mul(dh).add(c), a.mul(scale)));
+    accV.forEach((a, c) => dv.store(r.mul(dh).add(c), a));
+  });
 
 // ---- the op -----------------------------------------------------------------------------------------
 
