@@ -5,25 +5,31 @@
 //   D_i  = Σ_c dO_ic O_ic
 //   dq_i = scale Σ_{j<=i} p_ij (dO_i·v_j - D_i) k_j
 //   dk_j = scale Σ_{i>=j} p_ij (dO_i·v_j - D_i) q_i,     dv_j = Σ_{i>=j} p_ij dO_i
-// Two variants. 'rows' (backends that run more than map kernels): one invocation per query (or key)
-// row holding its dh accumulators in registers, O(T² dh) work; its kernels are built per head size,
-// unrolled over dh. 'elements' (every backend, gpu.js included): map kernels, one invocation per output
-// element, which recompute each score (O(T² dh²) work): the portable reference of the rows variant.
+// Three variants. 'tiles' (backends with workgroup memory, dh % 4 == 0; attention-tiles.ts): a workgroup
+// per tile of rows, the other side's rows staged in workgroup memory, vec4 registers. 'rows' (backends
+// that run more than map kernels): one invocation per query (or key) row holding its dh accumulators in
+// registers, O(T² dh) work, reading the other rows straight from global memory; its kernels are built
+// per head size, unrolled over dh. 'elements' (every backend, gpu.js included): map kernels, one
+// invocation per output element, which recompute each score (O(T² dh²) work): the portable reference.
 import * as C from '@cce/core';
-import type { Ex, Kernel, KernelBuilder, Tensor } from '@cce/core';
+import type { Backend, Ex, Kernel, KernelBuilder, Tensor } from '@cce/core';
+import { dkvTiles, dqTiles, forwardTiles, tileCols, tilesGrid } from './attention-tiles.js';
 
-export type AttentionVariant = 'auto' | 'rows' | 'elements';
+export type AttentionVariant = 'auto' | 'tiles' | 'rows' | 'elements';
+type Variant = Exclude<AttentionVariant, 'auto'>;
 
 export interface CausalAttentionOptions {
   /** Multiplies q kᵀ; default 1 / sqrt(dh). */
   scale?: number;
-  /** Default 'auto': rows where the backend runs more than map kernels. */
+  /** Default 'auto': tiles where the backend has them (workgroup memory, dh % 4 == 0), else rows where it runs more than map kernels, else elements. */
   variant?: AttentionVariant;
 }
 
 interface Attrs {
   scale: number;
-  variant: 'rows' | 'elements';
+  variant: Variant;
+  /** Staged rows per tile (tiles variant). */
+  cols: number;
   /** Heads times batch, the sequence length and the head size. */
   BH: number;
   T: number;
@@ -229,12 +235,14 @@ function dispatchRows(kernel: Kernel, rows: number, buffers: Record<string, C.Bu
 
 const attentionOp = C.defineFusedOp<Attrs>({
   name: 'causalAttention',
-  forward([q, k, v], { scale, variant, BH, T, dh }) {
+  forward([q, k, v], { scale, variant, cols, BH, T, dh }) {
     const be = q!.backend;
     const rows = BH * T;
     const lse = C.Tensor.empty([BH, T], 'f32', be, 'causalAttention');
     const out = C.Tensor.empty(q!.shape, 'f32', be, 'causalAttention');
-    if (variant === 'rows') {
+    if (variant === 'tiles') {
+      if (rows > 0) C.dispatchKernel(be, forwardTiles(dh, cols), { q: q!, k: k!, v: v!, out, lse }, { T, scale }, tilesGrid(BH, T));
+    } else if (variant === 'rows') {
       dispatchRows(forwardRows(dh), rows, { q: q!, k: k!, v: v!, out, lse }, { T, scale }, be);
     } else {
       C.runMap(lseElements(), lse, { q: q!, k: k! }, { T, dh, scale });
@@ -242,18 +250,23 @@ const attentionOp = C.defineFusedOp<Attrs>({
     }
     return { output: out, saved: [lse] };
   },
-  backward(g, { inputs: [q, k, v], output, saved: [lse], attrs: { scale, variant, BH, T, dh } }) {
+  backward(g, { inputs: [q, k, v], output, saved: [lse], attrs: { scale, variant, cols, BH, T, dh } }) {
     const be = g.backend;
     const rows = BH * T;
     const delta = C.runMap(deltaKernel(), C.Tensor.empty([BH, T], 'f32', be, 'causalAttention backward'), { o: output, g }, { dh });
     const empty = () => C.Tensor.empty(q!.shape, 'f32', be, 'causalAttention backward');
     const ins = { q: q!, k: k!, v: v!, g, lse: lse!, delta };
-    if (variant === 'rows') {
+    if (variant !== 'elements') {
       const dq = empty();
       const dk = empty();
       const dv = empty();
-      dispatchRows(dqRows(dh), rows, { ...ins, out: dq }, { T, scale }, be);
-      dispatchRows(dkvRows(dh), rows, { ...ins, dk, dv }, { T, scale }, be);
+      if (variant === 'tiles' && rows > 0) {
+        C.dispatchKernel(be, dqTiles(dh, cols), { ...ins, out: dq }, { T, scale }, tilesGrid(BH, T));
+        C.dispatchKernel(be, dkvTiles(dh, cols), { ...ins, dk, dv }, { T, scale }, tilesGrid(BH, T));
+      } else if (variant === 'rows') {
+        dispatchRows(dqRows(dh), rows, { ...ins, out: dq }, { T, scale }, be);
+        dispatchRows(dkvRows(dh), rows, { ...ins, dk, dv }, { T, scale }, be);
+      }
       return [dq, dk, dv];
     }
     return (['q', 'k', 'v'] as const).map((w) => C.runMap(gradElements(w), empty(), ins, { T, dh, scale }));
@@ -281,10 +294,27 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, opts: CausalAtt
   const scale = opts.scale ?? 1 / Math.sqrt(dh || 1);
   if (!(typeof scale === 'number' && Number.isFinite(scale))) fail(`scale must be a finite number, got ${scale}`);
   const requested = opts.variant ?? 'auto';
-  if (!['auto', 'rows', 'elements'].includes(requested)) fail(`unknown variant '${requested}' (auto, rows or elements)`);
-  const caps = q.backend.capabilities;
-  if (requested === 'rows' && caps.mapOnly) fail(`the rows variant is not a map kernel; backend '${q.backend.name}' runs map kernels only`);
-  if (requested === 'rows' && dh > MAX_ROWS_DH) fail(`the rows variant unrolls at most dh ${MAX_ROWS_DH}, got ${dh}`);
-  const variant = requested !== 'auto' ? requested : !caps.mapOnly && dh <= MAX_ROWS_DH ? 'rows' : 'elements';
-  return attentionOp([q, k, v], { scale, variant, BH: B * H, T, dh });
+  if (!['auto', 'tiles', 'rows', 'elements'].includes(requested)) fail(`unknown variant '${requested}' (auto, tiles, rows or elements)`);
+  const why = { tiles: tilesUnavailable(q.backend, B * H, dh), rows: rowsUnavailable(q.backend, dh), elements: null };
+  if (requested !== 'auto' && why[requested]) fail(`the ${requested} variant ${why[requested]}`);
+  const variant = requested !== 'auto' ? requested : (['tiles', 'rows', 'elements'] as const).find((v) => !why[v])!;
+  const cols = variant === 'tiles' ? tileCols(dh, q.backend.capabilities.limits.maxWorkgroupStorageSize)! : 0;
+  return attentionOp([q, k, v], { scale, variant, cols, BH: B * H, T, dh });
+}
+
+/** Why the rows variant cannot run, or null. */
+function rowsUnavailable(be: Backend, dh: number): string | null {
+  if (be.capabilities.mapOnly) return `is not a map kernel; backend '${be.name}' runs map kernels only`;
+  if (dh > MAX_ROWS_DH) return `unrolls at most dh ${MAX_ROWS_DH}, got ${dh}`;
+  return null;
+}
+
+/** Why the tiles variant cannot run on BH heads of size dh, or null. */
+function tilesUnavailable(be: Backend, BH: number, dh: number): string | null {
+  const caps = be.capabilities;
+  if (caps.mapOnly || !caps.features.has('workgroupMemory')) return `needs workgroup memory; backend '${be.name}' has none`;
+  if (dh % 4 !== 0 || dh > MAX_ROWS_DH) return `holds dh / 4 vec4 registers: dh must be a multiple of 4 up to ${MAX_ROWS_DH}, got ${dh}`;
+  if (tileCols(dh, caps.limits.maxWorkgroupStorageSize) === null) return `needs more workgroup memory at dh ${dh} than backend '${be.name}' has (${caps.limits.maxWorkgroupStorageSize} bytes)`;
+  if (BH > caps.limits.maxWorkgroupsPerDimension) return `runs one workgroup row per batch and head: ${BH} exceeds backend '${be.name}''s ${caps.limits.maxWorkgroupsPerDimension}`;
+  return null;
 }
