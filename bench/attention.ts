@@ -3,7 +3,7 @@
 // the fused causalAttention of @cce/nn (online softmax, no T x T tensor), forward and forward+backward:
 // median ms over reps (one flush per rep), peak memory beyond what is live at the pass's start, dispatches
 // per pass (backends with a profiler: webgpu), and the largest |fused - composed| of out and of dq, dk, dv.
-//   node scripts/run-ts.mjs bench/attention.ts [--shape B,H,T,dh] [--reps N] [--backend NAME] [--variant V] [--json]
+//   node scripts/run-ts.mjs bench/attention.ts [--shape B,H,T,dh] [--reps N] [--backend NAME] [--methods M,..] [--json]
 // bench/torch_attention.py prints the same columns for PyTorch's scaled_dot_product_attention.
 import * as C from '@cce/core';
 import type { Backend, Tensor } from '@cce/core';
@@ -11,7 +11,8 @@ import { type AttentionVariant, causalAttention, causalMask } from '@cce/nn';
 import { loadBackends } from '../examples/backends.js';
 
 const DEFAULT_SHAPES: [number, number, number, number][] = [[16, 4, 128, 64], [8, 12, 1024, 64]];
-const METHODS = ['composed', 'fused'] as const;
+/** The composed path and the fused op's variants. */
+const METHODS = ['composed', 'tiles', 'rows', 'elements'] as const;
 type Method = (typeof METHODS)[number];
 
 const args = await C.parseCli({
@@ -23,8 +24,8 @@ const args = await C.parseCli({
     shape: { type: 'list', of: 'integer', length: 4, min: 1, placeholder: 'B,H,T,dh', description: 'batch, heads, sequence length and head size of the one shape to run',
       defaultText: '16,4,128,64 and 8,12,1024,64' },
     reps: { type: 'integer', min: 1, default: 5, placeholder: 'N', description: 'timed passes after one warm-up pass (median reported)' },
-    variant: { type: 'enum', choices: ['auto', 'rows', 'elements'], default: 'auto', description: "the fused op's kernels" },
-    methods: { type: 'list', of: 'string', choices: METHODS, default: METHODS, placeholder: 'METHODS', description: 'what to time' },
+    methods: { type: 'list', of: 'string', choices: METHODS, default: ['composed', 'tiles', 'rows'], placeholder: 'METHODS',
+      description: "what to time: the composed path and the fused op's variants" },
     force: { type: 'boolean', description: 'run the default shapes even on a CPU backend or a software adapter (slow)' },
     seed: { type: 'integer', min: 0, default: 1, description: 'seed of q, k, v and the output gradient' },
     backend: C.commonFlags.backend,
@@ -36,7 +37,6 @@ const args = await C.parseCli({
 });
 const log = C.cliLog(args.json);
 const MiB = 2 ** 20;
-const variant = args.variant as AttentionVariant;
 
 export interface Row {
   backend: string;
@@ -44,7 +44,7 @@ export interface Row {
   H: number;
   T: number;
   dh: number;
-  method: Method | string;
+  method: Method;
   runnable: boolean;
   note?: string;
   forwardMs?: number;
@@ -54,7 +54,7 @@ export interface Row {
   forwardBackwardPeakExtraBytes?: number;
   forwardDispatches?: number | null;
   forwardBackwardDispatches?: number | null;
-  /** max |fused - composed| over out (on the fused row; 0 on the composed row). */
+  /** max |this - composed| over out. */
   maxAbsDiffOut?: number;
   /** max |fused - composed| over dq, dk and dv. */
   maxAbsDiffGrad?: number;
@@ -70,7 +70,7 @@ function composed(q: Tensor, k: Tensor, v: Tensor): Tensor {
   const scores = C.add(C.mulScalar(C.matmul(q, k, { transB: true }), 1 / Math.sqrt(dh)), causalMask(T, q.backend));
   return C.matmul(C.softmax(scores, -1), v);
 }
-const attention = (m: Method) => (m === 'composed' ? composed : (q: Tensor, k: Tensor, v: Tensor) => causalAttention(q, k, v, { variant }));
+const attention = (m: Method) => (m === 'composed' ? composed : (q: Tensor, k: Tensor, v: Tensor) => causalAttention(q, k, v, { variant: m as AttentionVariant }));
 
 interface Inputs { q: Tensor; k: Tensor; v: Tensor; g: Tensor }
 const clearGrads = (x: Inputs) => { for (const t of [x.q, x.k, x.v]) { t.grad?.dispose(); t.grad = null; } };
@@ -137,7 +137,7 @@ const maxAbsDiff = (a: Float32Array[], b: Float32Array[]) => {
 };
 
 async function benchShape(backend: Backend, [B, H, T, dh]: [number, number, number, number]): Promise<Row[]> {
-  log(`${backend.name}: B=${B} H=${H} T=${T} dh=${dh}, fused variant ${variant}`);
+  log(`${backend.name}: B=${B} H=${H} T=${T} dh=${dh}`);
   const n = B * H * T * dh;
   const rng = C.mulberry32(args.seed);
   const host = () => Float32Array.from({ length: n }, () => rng() * 2 - 1);
@@ -152,7 +152,7 @@ async function benchShape(backend: Backend, [B, H, T, dh]: [number, number, numb
   const scoresBytes = B * H * T * T * 4;
   const binding = backend.capabilities.limits.maxStorageBufferBindingSize;
   for (const method of args.methods as Method[]) {
-    const row: Row = { backend: backend.name, B, H, T, dh, method: method === 'fused' ? `fused (${variant})` : method, runnable: true };
+    const row: Row = { backend: backend.name, B, H, T, dh, method, runnable: true };
     rows.push(row);
     if (method === 'composed' && scoresBytes > binding) {
       row.runnable = false;
@@ -189,14 +189,11 @@ async function benchShape(backend: Backend, [B, H, T, dh]: [number, number, numb
     }
   }
   const ref = values.get('composed');
-  const fused = values.get('fused');
-  if (ref && fused) {
-    for (const row of rows) {
-      if (!row.runnable) continue;
-      const mine = row.method === 'composed' ? ref : fused;
-      row.maxAbsDiffOut = maxAbsDiff([mine[0]!], [ref[0]!]);
-      row.maxAbsDiffGrad = maxAbsDiff(mine.slice(1), ref.slice(1));
-    }
+  for (const row of rows) {
+    const mine = values.get(row.method);
+    if (!ref || !mine) continue;
+    row.maxAbsDiffOut = maxAbsDiff([mine[0]!], [ref[0]!]);
+    row.maxAbsDiffGrad = maxAbsDiff(mine.slice(1), ref.slice(1));
   }
   for (const t of Object.values(x)) t.dispose();
   clearGrads(x);
@@ -230,6 +227,6 @@ if (!args.shape && !args.force && slow) {
 }
 const rows: Row[] = [];
 for (const shape of shapes) rows.push(...await benchShape(backend, shape));
-if (args.json) process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), backend: backend.name, description: backend.description, reps: args.reps, variant, rows })}\n`);
+if (args.json) process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), backend: backend.name, description: backend.description, reps: args.reps, rows })}\n`);
 else log(`\n${table(rows)}`);
 backend.destroy();

@@ -18,7 +18,7 @@ const args = await C.parseCli({
     vocab: { type: 'integer', min: 1, default: 50257, description: "the tokenizer's vocabulary (padded to a multiple of 64: GPT-2's BPE gives 50304)" },
     batch: { type: 'integer', min: 1, defaultText: "the config's", description: 'windows per step' },
     scratch: { type: 'number', min: 0, minExclusive: true, placeholder: 'MiB', defaultText: "the GPT's (16 MiB)", description: "CCE's backward scratch block" },
-    attention: { type: 'enum', choices: ['composed', 'fused'], default: 'composed', description: "the model's attention" },
+    attention: { type: 'enum', choices: ['composed', 'fused'], default: 'fused', description: "the model's attention" },
     'sort-vocab': { type: 'enum', choices: ['on', 'off'], default: 'off', description: "CCE's vocabulary sort (so skippable entries share tiles)" },
     steps: { type: 'integer', min: 1, default: 30, placeholder: 'N', description: 'timed steps (after 5 warm-up steps)' },
     backend: C.commonFlags.backend,

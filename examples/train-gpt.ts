@@ -11,7 +11,7 @@ import { loadBackends } from './backends.js';
 import { join } from 'node:path';
 import { loadRunData, train } from './train-gpt/run.js';
 import { createProgress } from './train-gpt/progress.js';
-import { readTrainingState } from './train-gpt/resume.js';
+import { readTrainingState, savedAttention } from './train-gpt/resume.js';
 
 const configs = Object.keys(GPT_PRESETS) as GPTPresetName[];
 const args = await C.parseCli({
@@ -21,7 +21,7 @@ const args = await C.parseCli({
   flags: {
     backend: C.commonFlags.backend,
     config: { type: 'enum', choices: configs, defaultText: 'tiny on a WebGPU hardware adapter, else micro', description: 'model size: micro (2 layers, d=64, context 64), tiny (4 layers, d=256, context 128), small (6 layers, d=384, context 256)' },
-    attention: { type: 'enum', choices: ['composed', 'fused'], defaultText: "composed (or the checkpoint's with --resume)", description: "the model's attention: composed from core ops (the B x H x T x T scores in memory) or fused (causalAttention)" },
+    attention: { type: 'enum', choices: ['composed', 'fused'], defaultText: "fused (or the checkpoint's with --resume)", description: "the model's attention: fused (causalAttention, no scores in memory) or composed from core ops (the B x H x T x T scores in memory)" },
     tokenizer: { type: 'enum', choices: ['bpe', 'char'], defaultText: 'bpe on a WebGPU hardware adapter, else char', description: "GPT-2's BPE (50304 classifier rows) or the corpus's own characters" },
     steps: { type: 'integer', min: 1, placeholder: 'N', defaultText: '2000 on a WebGPU hardware adapter (about 2 minutes on an H200), else 200 (a few minutes on 2 CPU cores)', description: "the schedule's length (warmup min(100, steps/10), cosine to lr/10 at this step)" },
     'stop-after': { type: 'integer', min: 1, placeholder: 'K', description: 'stop after K steps, the schedule unchanged' },
@@ -68,7 +68,7 @@ const steps = args.steps ?? saved?.steps ?? (hardwareGpu ? 2000 : 200);
 const progress = createProgress({ total: Math.min(steps, args['stop-after'] ?? steps) });
 say = (line) => progress.log(line);
 const result = await train({
-  backend, config, tokenizer, attention: args.attention ?? saved?.attention, data: dataFile, steps, stopAfter: args['stop-after'], progress,
+  backend, config, tokenizer, attention: args.attention ?? savedAttention(saved), data: dataFile, steps, stopAfter: args['stop-after'], progress,
   batch: args.batch ?? saved?.batch, lr: args.lr ?? saved?.schedule.maxLr, seed: args.seed ?? saved?.seed, out: args.out, resume: args.resume,
   overwrite: args.overwrite, evalEvery: args['eval-every'], logEvery: args['log-every'], log: say, flags: { ...flags, config, tokenizer },
 }, data).catch((e: Error) => (e instanceof CheckpointError || e instanceof GptFitError ? fail(e.message) : Promise.reject(e)));

@@ -15,7 +15,7 @@ export interface TrainingState {
   step: number;
   steps: number;
   config: string;
-  /** Absent in checkpoints written before the option (composed). */
+  /** Absent in checkpoints written before the option (composed: see savedAttention). */
   attention?: 'composed' | 'fused';
   batch: number;
   seed: number;
@@ -91,3 +91,6 @@ export async function readResumePoint(checkpointDir: string): Promise<ResumePoin
   if (tensors.size !== 2 * names.length) throw new CheckpointError(`${optPath}: ${tensors.size} tensors for ${names.length} parameters (expected m and v of each)`);
   return { state, model, m: names.map((n) => moment('m', n)), v: names.map((n) => moment('v', n)) };
 }
+
+/** The attention a checkpoint's run trained with: checkpoints from before the option used the composed one. */
+export const savedAttention = (st: TrainingState | undefined): 'composed' | 'fused' | undefined => (st ? st.attention ?? 'composed' : undefined);

@@ -5,14 +5,14 @@
 import * as C from '@cce/core';
 import type { Backend } from '@cce/core';
 import {
-  AdamW, type AttentionKind, BatchSampler, CONFIG_FILE, CheckpointError, GPT, MODEL_FILE, type GPTPresetName, type TokenData, checkGpt2Tensors, checkGptFits, gpt2Config, gpt2DimsOf, gpt2Name, gptStateDict,
+  AdamW, type AttentionKind, defaultAttention, BatchSampler, CONFIG_FILE, CheckpointError, GPT, MODEL_FILE, type GPTPresetName, type TokenData, checkGpt2Tensors, checkGptFits, gpt2Config, gpt2DimsOf, gpt2Name, gptStateDict,
   gptConfig, gptParameterCount, lrAt, prepareData, validationBatches, writeCheckpointDir,
 } from '@cce/nn';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { trainingCurveSvg } from './loss-curve.js';
 import { type Progress, formatDuration } from './progress.js';
-import { OPTIMIZER_FILE, type ResumePoint, STATE_FORMAT, TRAINING_STATE_FILE, type TrainingState, readResumePoint } from './resume.js';
+import { OPTIMIZER_FILE, type ResumePoint, STATE_FORMAT, TRAINING_STATE_FILE, type TrainingState, readResumePoint, savedAttention } from './resume.js';
 
 export { OPTIMIZER_FILE, TRAINING_STATE_FILE } from './resume.js';
 
@@ -20,7 +20,7 @@ export interface TrainOptions {
   backend: Backend;
   config: GPTPresetName;
   tokenizer: 'bpe' | 'char';
-  /** The model's attention (default 'composed'). */
+  /** The model's attention (default 'fused'). */
   attention?: AttentionKind;
   /** A UTF-8 text file; default the Brown corpus. */
   data?: string;
@@ -96,7 +96,7 @@ export async function train(opts: TrainOptions, preloaded?: TokenData): Promise<
   const stopAt = Math.min(steps, opts.stopAfter ?? steps);
   const logEvery = Math.max(1, opts.logEvery ?? 10);
   const data = preloaded ?? (await loadRunData(opts));
-  const attention = opts.attention ?? 'composed';
+  const attention = opts.attention ?? defaultAttention();
   const cfg = gptConfig(opts.config, data.tokenizer.modelVocabSize, { attention });
   const batch = opts.batch ?? cfg.batchSize;
   const T = cfg.contextLength;
@@ -285,8 +285,7 @@ function checkResumable(st: TrainingState, run: { config: string; attention: Att
     if (JSON.stringify(ours) !== JSON.stringify(theirs)) diffs.push(`${what} ${JSON.stringify(ours)} (the checkpoint's: ${JSON.stringify(theirs)})`);
   };
   same('--config', run.config, st.config);
-  // A checkpoint from before the option trained with the composed attention.
-  same('--attention', run.attention, st.attention ?? 'composed');
+  same('--attention', run.attention, savedAttention(st));
   same('--steps', run.steps, st.steps);
   same('--batch', run.batch, st.batch);
   same('--seed', run.seed, st.seed);

@@ -69,12 +69,14 @@ async function run(backend: Backend, c: Case, attn: Attention, opts?: Opts): Pro
 }
 
 /**
- * Forward and gradients of the fused op on `backend` (one variant: 'auto', or the op's 'rows' and
- * 'elements' kernels named) against the composed path in f64, every shape; with 'auto', also dh 130,
- * past the rows variant's unrolled head sizes (so 'auto' falls back to 'elements').
+ * Forward and gradients of the fused op on `backend` (one variant: 'auto', or the op's 'tiles', 'rows'
+ * and 'elements' kernels named) against the composed path in f64, every shape (T 33 is two tiles of the
+ * tiles variant, the second of one row); with 'auto', also dh 130, past the tiles and rows variants'
+ * head sizes (so 'auto' falls back to 'elements'), and dh 6, not a multiple of 4 (tiles then gives way
+ * to rows).
  */
 async function checkBackend(backend: Backend, variant: AttentionVariant = 'auto', rtol = 2e-5) {
-  const shapes = variant === 'auto' ? [...SHAPES, [1, 1, 6, 130]] : SHAPES;
+  const shapes = variant === 'auto' ? [...SHAPES, [1, 1, 6, 130], [1, 2, 5, 6]] : SHAPES;
   for (const [i, shape] of shapes.entries()) {
     const c = makeCase(shape, 100 + 10 * i);
     const want = await run(f64, c, composedAttention);
@@ -184,16 +186,16 @@ async function checkNaNs(backend: Backend, which: 'q' | 'k', variants: Attention
 /** A score that overflows to -inf on key 0 (q[1] = 1e30, k[0] = -1e30 along one axis, in f32) while the
  *  other keys' scores stay finite: key 0 gets weight 0 and row 1 stays finite, as in the composed path. */
 async function checkNegativeInfinityScore(backend: Backend, variants: AttentionVariant[]) {
-  const shape = [1, 1, 3, 2];
+  const shape = [1, 1, 3, 4];
   const c = makeCase(shape, 41);
-  c.q.set([1e30, 0], 2);
-  c.k.set([-1e30, 0], 0);
+  c.q.set([1e30, 0, 0, 0], 4);
+  c.k.set([-1e30, 0, 0, 0], 0);
   const out = async (attn: Attention, variant?: AttentionVariant) => (await C.scope(async () => {
     const [q, k, v] = [c.q, c.k, c.v].map((d) => C.tensor(d, shape, { backend })) as [Tensor, Tensor, Tensor];
     return attn(q, k, v, variant ? { variant } : {}).read();
   }));
   const want = await out(composedAttention);
-  assert.ok(Number.isFinite(want[2]!) && Number.isFinite(want[3]!), `composed row 1: ${want[2]}, ${want[3]}`);
+  assert.ok(want.slice(4, 8).every(Number.isFinite), `composed row 1: ${want.slice(4, 8).join(', ')}`);
   for (const variant of variants) {
     const got = await out(causalAttention, variant);
     compareArrays(`${variant} with a -inf score on ${backend.name}`, got, want);
@@ -238,8 +240,9 @@ s('the composed reference itself passes gradcheck (sanity of the reference)', as
   xs.forEach((x) => x.dispose());
 });
 
-s('cpu f32: forward and gradients match the composed f64 path (auto, rows and elements); no buffers leak', async () => {
+s('cpu f32: forward and gradients match the composed f64 path (auto, tiles, rows and elements); no buffers leak', async () => {
   await checkBackend(cpu);
+  await checkBackend(cpu, 'tiles');
   await checkBackend(cpu, 'rows');
   await checkBackend(cpu, 'elements');
 });
@@ -248,20 +251,20 @@ s('cpu: causal (later keys and values change no earlier output, and get no gradi
   await checkCausal(cpu);
 });
 
-s('cpu: a NaN in q[i] makes only row i NaN (i = 3, 0, 6; rows and elements)', async () => {
-  await checkNaNs(cpu, 'q', ['rows', 'elements']);
+s('cpu: a NaN in q[i] makes only row i NaN (i = 3, 0, 6; tiles, rows and elements)', async () => {
+  await checkNaNs(cpu, 'q', ['tiles', 'rows', 'elements']);
 });
 
-s('cpu: a NaN in k[j] makes rows i >= j NaN and leaves rows i < j finite (j = 3, 0, 6; rows and elements)', async () => {
-  await checkNaNs(cpu, 'k', ['rows', 'elements']);
+s('cpu: a NaN in k[j] makes rows i >= j NaN and leaves rows i < j finite (j = 3, 0, 6; tiles, rows and elements)', async () => {
+  await checkNaNs(cpu, 'k', ['tiles', 'rows', 'elements']);
 });
 
 s('cpu: large logits (q, k scaled by 30) stay finite and match the reference', async () => {
   await checkLargeLogits(cpu);
 });
 
-s('cpu: a score that overflows to -inf gives its key weight 0, as the composed path does (rows and elements)', async () => {
-  await checkNegativeInfinityScore(cpu, ['rows', 'elements']);
+s('cpu: a score that overflows to -inf gives its key weight 0, as the composed path does (tiles, rows and elements)', async () => {
+  await checkNegativeInfinityScore(cpu, ['tiles', 'rows', 'elements']);
 });
 
 s('bad inputs are refused naming the op', () => {
@@ -300,6 +303,9 @@ s('bad inputs are refused naming the op', () => {
     throws(() => causalAttention(q, k, v, { variant: 'tiled' as AttentionVariant }), "variant 'tiled'");
     const wide = C.randn([1, 1, 2, 129], { backend: cpu });
     throws(() => causalAttention(wide, wide, wide, { variant: 'rows' }), 'rows variant at dh 129');
+    throws(() => causalAttention(wide, wide, wide, { variant: 'tiles' }), 'tiles variant at dh 129');
+    const odd = C.randn([1, 1, 2, 6], { backend: cpu });
+    throws(() => causalAttention(odd, odd, odd, { variant: 'tiles' }), 'tiles variant at dh 6');
   });
 });
 
@@ -314,6 +320,7 @@ s('gpujs:webasm: forward, gradients, causality, NaN rows and large logits match'
     C.scopeSync(() => {
       const x = C.randn([1, 1, 3, 4], { backend });
       assert.throws(() => causalAttention(x, x, x, { variant: 'rows' }), /^causalAttention: the rows variant .*map kernels only/);
+      assert.throws(() => causalAttention(x, x, x, { variant: 'tiles' }), /^causalAttention: the tiles variant needs workgroup memory/);
     });
   } finally {
     backend.destroy();
@@ -324,23 +331,24 @@ s.run();
 
 if (await webgpuAvailable('nn: fused causal attention')) {
   const w = suite('nn: fused causal attention on webgpu');
-  w('forward and gradients match the composed f64 path (auto, rows and elements); no buffers leak', async () => {
+  w('forward and gradients match the composed f64 path (auto, tiles, rows and elements); no buffers leak', async () => {
     const backend = await requireBackend();
     await checkBackend(backend);
+    await checkBackend(backend, 'tiles');
     await checkBackend(backend, 'rows');
     await checkBackend(backend, 'elements');
   });
   w('causal (later keys and values change no earlier output, and get no gradient from one)', async () => {
     await checkCausal(await requireBackend());
   });
-  w('a NaN in q[i] makes only row i NaN (i = 3, 0, 6; rows and elements)', async () => {
-    await checkNaNs(await requireBackend(), 'q', ['rows', 'elements']);
+  w('a NaN in q[i] makes only row i NaN (i = 3, 0, 6; tiles, rows and elements)', async () => {
+    await checkNaNs(await requireBackend(), 'q', ['tiles', 'rows', 'elements']);
   });
-  w('a NaN in k[j] makes rows i >= j NaN and leaves rows i < j finite (j = 3, 0, 6; rows and elements)', async () => {
-    await checkNaNs(await requireBackend(), 'k', ['rows', 'elements']);
+  w('a NaN in k[j] makes rows i >= j NaN and leaves rows i < j finite (j = 3, 0, 6; tiles, rows and elements)', async () => {
+    await checkNaNs(await requireBackend(), 'k', ['tiles', 'rows', 'elements']);
   });
-  w('a score that overflows to -inf gives its key weight 0, as the composed path does (rows and elements)', async () => {
-    await checkNegativeInfinityScore(await requireBackend(), ['rows', 'elements']);
+  w('a score that overflows to -inf gives its key weight 0, as the composed path does (tiles, rows and elements)', async () => {
+    await checkNegativeInfinityScore(await requireBackend(), ['tiles', 'rows', 'elements']);
   });
   w('large logits (q, k scaled by 30) stay finite and match the reference', async () => {
     await checkLargeLogits(await requireBackend());

@@ -15,11 +15,15 @@ export interface BlockOptions {
   /** Std of the residual projections (attn.c_proj, mlp.c_proj); GPT-2: 0.02 / sqrt(2 * layers). */
   residualStd?: number;
   dropout?: number;
-  /** 'composed' (core ops, the B x H x T x T scores in memory; default) or 'fused' (causalAttention). */
+  /** 'fused' (causalAttention, no scores in memory) or 'composed' (core ops, the B x H x T x T scores in
+   *  memory); default: defaultAttention(dropout). */
   attention?: AttentionKind;
 }
 
 export type AttentionKind = 'composed' | 'fused';
+
+/** The default attention: fused, unless dropout is on (the fused op has no dropout on the attention weights). */
+export const defaultAttention = (dropout = 0): AttentionKind => (dropout > 0 ? 'composed' : 'fused');
 
 const seedAt = (seed: number, i: number) => (Math.imul(seed + 1, 0x9e3779b1) + i * 7919) >>> 0;
 
@@ -56,7 +60,7 @@ export class CausalSelfAttention extends Module {
 
   constructor(readonly dim: number, readonly heads: number, opts: BlockOptions = {}) {
     super();
-    this.attention = opts.attention ?? 'composed';
+    this.attention = opts.attention ?? defaultAttention(opts.dropout);
     if (this.attention !== 'composed' && this.attention !== 'fused') throw new RangeError(`CausalSelfAttention: attention must be 'composed' or 'fused', got '${this.attention}'`);
     // The fused op has no dropout on the attention weights.
     if (this.attention === 'fused' && (opts.dropout ?? 0) > 0) throw new RangeError(`CausalSelfAttention: fused attention has no attention dropout; dropout ${opts.dropout} needs attention 'composed'`);

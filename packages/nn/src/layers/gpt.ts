@@ -7,7 +7,7 @@ import type { Tensor } from '@cce/core';
 import { type LinearCrossEntropyOptions, linearCrossEntropy } from '@cce/cce';
 import { Module } from '../module.js';
 import { Dropout, Embedding, LayerNorm } from './basic.js';
-import { type AttentionKind, Block } from './attention.js';
+import { type AttentionKind, Block, defaultAttention } from './attention.js';
 import { padVocab } from '../data/tokenizer.js';
 
 export interface GPTConfig {
@@ -20,7 +20,8 @@ export interface GPTConfig {
   dim: number;
   /** Dropout probability (embeddings, attention weights, residual branches); default 0. */
   dropout?: number;
-  /** The attention: 'composed' from core ops (default) or 'fused' (causalAttention, no scores in memory). */
+  /** The attention: 'fused' (causalAttention, no scores in memory) or 'composed' from core ops; default
+   *  fused, composed when dropout is on. */
   attention?: AttentionKind;
 }
 
@@ -44,7 +45,7 @@ export type GPTPresetName = keyof typeof GPT_PRESETS;
 export function gptConfig(name: GPTPresetName, tokenizerVocab: number, opts: { dropout?: number; attention?: AttentionKind } = {}): GPTConfig & { batchSize: number } {
   const p = GPT_PRESETS[name] as GPTPreset | undefined;
   if (!p) throw new RangeError(`gptConfig: unknown config '${String(name)}' (use ${Object.keys(GPT_PRESETS).join(', ')})`);
-  return { vocabSize: padVocab(tokenizerVocab), contextLength: p.contextLength, layers: p.layers, heads: p.heads, dim: p.dim, dropout: opts.dropout ?? 0, attention: opts.attention ?? 'composed', batchSize: p.batchSize };
+  return { vocabSize: padVocab(tokenizerVocab), contextLength: p.contextLength, layers: p.layers, heads: p.heads, dim: p.dim, dropout: opts.dropout ?? 0, attention: opts.attention ?? defaultAttention(opts.dropout), batchSize: p.batchSize };
 }
 
 /** The number of parameters of a config (the tied classifier counted once). */
