@@ -54,6 +54,8 @@ export interface Row {
   forwardBackwardPeakExtraBytes?: number;
   forwardDispatches?: number | null;
   forwardBackwardDispatches?: number | null;
+  /** GPU ms by kernel of one forward+backward pass, each dispatch timed alone (backends with a profiler). */
+  kernelMs?: Record<string, number>;
   /** max |this - composed| over out. */
   maxAbsDiffOut?: number;
   /** max |fused - composed| over dq, dk and dv. */
@@ -104,9 +106,9 @@ async function peakOf(backend: Backend, fn: () => void): Promise<number> {
   return backend.memory().peakBytes - before;
 }
 
-type Profiling = Backend & { startProfiling?: () => unknown; stopProfiling?: () => Promise<{ rows(): { dispatches: number }[] }> };
-/** Dispatches of one pass, or null without a profiler. */
-async function dispatchesOf(backend: Backend, fn: () => void): Promise<number | null> {
+type Profiling = Backend & { startProfiling?: () => unknown; stopProfiling?: () => Promise<{ rows(): { kernel: string; dispatches: number; totalMs: number }[] }> };
+/** Dispatches and GPU ms by kernel of one pass, or null without a profiler. */
+async function profileOf(backend: Backend, fn: () => void): Promise<{ dispatches: number; kernelMs: Record<string, number> } | null> {
   const prof = backend as Profiling;
   if (!prof.startProfiling || !prof.stopProfiling) return null;
   await backend.flush();
@@ -115,7 +117,8 @@ async function dispatchesOf(backend: Backend, fn: () => void): Promise<number | 
     fn();
     await backend.flush();
   });
-  return (await prof.stopProfiling()).rows().reduce((s, r) => s + r.dispatches, 0);
+  const rows = (await prof.stopProfiling()).rows();
+  return { dispatches: rows.reduce((s, r) => s + r.dispatches, 0), kernelMs: Object.fromEntries(rows.map((r) => [r.kernel, r.totalMs])) };
 }
 
 /** out, dq, dk, dv of one pass, on the host. */
@@ -174,13 +177,16 @@ async function benchShape(backend: Backend, [B, H, T, dh]: [number, number, numb
       row.forwardPeakExtraBytes = await peakOf(backend, pass(method, x, false));
       row.forwardBackwardPeakExtraBytes = await peakOf(backend, pass(method, x, true));
       clearGrads(x);
-      row.forwardDispatches = await dispatchesOf(backend, pass(method, x, false));
-      row.forwardBackwardDispatches = await dispatchesOf(backend, pass(method, x, true));
+      row.forwardDispatches = (await profileOf(backend, pass(method, x, false)))?.dispatches ?? null;
+      const profile = await profileOf(backend, pass(method, x, true));
+      row.forwardBackwardDispatches = profile?.dispatches ?? null;
+      if (profile) row.kernelMs = profile.kernelMs;
       clearGrads(x);
       values.set(method, await valuesOf(method, x));
       log(`  ${row.method.padEnd(16)} fwd ${row.forwardMs.toFixed(2)} ms  fwd+bwd ${row.forwardBackwardMs.toFixed(2)} ms  ` +
         `peak extra ${bytes(row.forwardPeakExtraBytes)} / ${bytes(row.forwardBackwardPeakExtraBytes)}` +
-        (row.forwardDispatches !== null ? `  dispatches ${row.forwardDispatches} / ${row.forwardBackwardDispatches}` : ''));
+        (row.forwardDispatches !== null ? `  dispatches ${row.forwardDispatches} / ${row.forwardBackwardDispatches}` : '') +
+        (row.kernelMs ? `\n    GPU ms by kernel (fwd+bwd): ${Object.entries(row.kernelMs).sort((a, b) => b[1] - a[1]).map(([k, ms]) => `${k} ${ms.toFixed(3)}`).join(', ')}` : ''));
     } catch (err) {
       clearGrads(x);
       row.runnable = false;

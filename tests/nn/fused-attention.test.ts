@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import * as C from '@cce/core';
 import type { Backend, Tensor } from '@cce/core';
 import { createGpujsBackend } from '@cce/backend-gpujs';
-import { type AttentionVariant, causalAttention } from '@cce/nn';
+import { type AttentionVariant, type CausalAttentionOptions, causalAttention } from '@cce/nn';
 import { compareArrays } from '../support/conformance.js';
 import { requireBackend, webgpuAvailable } from '../webgpu/support.js';
 
@@ -37,7 +37,7 @@ function composedAttention(q: Tensor, k: Tensor, v: Tensor, opts: { scale?: numb
   return C.matmul(C.softmax(scores, -1), v);
 }
 
-type Opts = { scale?: number; variant?: AttentionVariant };
+type Opts = CausalAttentionOptions;
 type Attention = (q: Tensor, k: Tensor, v: Tensor, opts?: Opts) => Tensor;
 
 interface Case { shape: number[]; q: Float64Array; k: Float64Array; v: Float64Array; p: Float64Array }
@@ -73,15 +73,18 @@ async function run(backend: Backend, c: Case, attn: Attention, opts?: Opts): Pro
  * and 'elements' kernels named) against the composed path in f64, every shape (T 33 is two tiles of the
  * tiles variant, the second of one row); with 'auto', also dh 130, past the tiles and rows variants'
  * head sizes (so 'auto' falls back to 'elements'), and dh 6, not a multiple of 4 (tiles then gives way
- * to rows).
+ * to rows); with 'tiles', also workgroups of 64 rows (`tileRows`, the default for long sequences) at
+ * T 70: two tiles, the second of 6 rows.
  */
 async function checkBackend(backend: Backend, variant: AttentionVariant = 'auto', rtol = 2e-5) {
-  const shapes = variant === 'auto' ? [...SHAPES, [1, 1, 6, 130], [1, 2, 5, 6]] : SHAPES;
-  for (const [i, shape] of shapes.entries()) {
+  const shapes: [number[], Opts][] = [...SHAPES.map((s): [number[], Opts] => [s, { variant }]),
+    ...(variant === 'auto' ? [[[1, 1, 6, 130], { variant }], [[1, 2, 5, 6], { variant }]] as [number[], Opts][] : []),
+    ...(variant === 'tiles' ? [[[1, 2, 70, 8], { variant, tileRows: 64 }], [[1, 2, 70, 8], { variant, tileRows: 32 }]] as [number[], Opts][] : [])];
+  for (const [i, [shape, opts]] of shapes.entries()) {
     const c = makeCase(shape, 100 + 10 * i);
     const want = await run(f64, c, composedAttention);
-    const got = await run(backend, c, causalAttention, { variant });
-    const what = `${backend.name} ${variant} [${shape}]`;
+    const got = await run(backend, c, causalAttention, opts);
+    const what = `${backend.name} ${variant}${opts.tileRows ? ` (${opts.tileRows} rows a tile)` : ''} [${shape}]`;
     compareArrays(`out on ${what}`, got.out, want.out, rtol);
     compareArrays(`dq on ${what}`, got.dq, want.dq, rtol);
     compareArrays(`dk on ${what}`, got.dk, want.dk, rtol);
@@ -306,6 +309,8 @@ s('bad inputs are refused naming the op', () => {
     throws(() => causalAttention(wide, wide, wide, { variant: 'tiles' }), 'tiles variant at dh 129');
     const odd = C.randn([1, 1, 2, 6], { backend: cpu });
     throws(() => causalAttention(odd, odd, odd, { variant: 'tiles' }), 'tiles variant at dh 6');
+    for (const tileRows of [48, 0, 128]) throws(() => causalAttention(q, k, v, { variant: 'tiles', tileRows: tileRows as 32 }), `tileRows ${tileRows}`);
+    throws(() => causalAttention(q, k, v, { variant: 'rows', tileRows: 32 }), 'tileRows with the rows variant');
   });
 });
 

@@ -245,10 +245,10 @@ s('pnpm sample continues a prompt from a checkpoint, the same for the same seed,
 
 s('a config whose step tensors exceed the device is refused before anything is written, naming the tensor', async () => {
   const out = join(dir, 'too-big');
-  // micro at batch 8: the attention scores [8, 2, 64, 64] take 262144 bytes.
+  // micro at batch 8 with the composed attention: its scores [8, 2, 64, 64] take 262144 bytes.
   const backend = new C.CpuBackend({ maxStorageBufferBindingSize: 200_000 });
   try {
-    await train({ backend, config: 'micro', tokenizer: 'char', data: textFile, steps: 4, batch: 8, out, evalEvery: 2, cacheDir: false });
+    await train({ backend, config: 'micro', attention: 'composed', tokenizer: 'char', data: textFile, steps: 4, batch: 8, out, evalEvery: 2, cacheDir: false });
     assert.unreachable('a step past the binding limit was accepted');
   } catch (e) {
     assert.instance(e, GptFitError);

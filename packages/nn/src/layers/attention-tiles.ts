@@ -1,4 +1,4 @@
-// The 'tiles' variant of causalAttention (fused-attention.ts has the math): a workgroup of TILE_ROWS
+// The 'tiles' variant of causalAttention (fused-attention.ts has the math): a workgroup of `rows`
 // invocations owns that many consecutive rows of one (batch, head), one row each, its dh values held as
 // dh/4 vec4 registers. The other side's rows are staged `cols` at a time in workgroup memory (coalesced
 // vec4 loads, each row loaded once for the whole workgroup, read back by every invocation at the same
@@ -7,9 +7,12 @@
 import * as C from '@cce/core';
 import type { Ex, Kernel, KernelBuilder, SharedRef } from '@cce/core';
 
-/** Rows (and invocations) per workgroup. */
-export const TILE_ROWS = 32;
-/** Staged rows per tile, largest first. */
+/** A workgroup's own rows (one invocation each) and the other side's rows staged per tile. */
+export interface TileShape {
+  rows: number;
+  cols: number;
+}
+/** Staged rows per tile, largest first (on the H200, 64 ran slower than 32: less occupancy). */
 const TILE_COLS = [32, 16, 8, 4];
 /** -FLT_MAX: the running max before any key (a -inf score then weighs exp(-inf) = 0, not NaN). */
 const LOWEST_F32 = -3.4028234663852886e38;
@@ -26,11 +29,25 @@ export function tileCols(dh: number, maxBytes: number): number | null {
   return TILE_COLS.find((c) => stagedBytes(dh, c, 2, 2) <= maxBytes) ?? null;
 }
 
-/** Σ over dh of regs · staged row `base` (vec4 products summed, then the four lanes). */
+/**
+ * The tile shape for BH heads of T rows: 64 rows a workgroup where that still makes 1024 workgroups or
+ * more (each staged row then serves twice the rows: 6.1 against 9.4 ms for B=8 H=12 T=1024 on the H200),
+ * else 32 (more workgroups for short sequences: 0.61 against 0.92 ms at B=16 H=4 T=128).
+ */
+export function tileShape(BH: number, T: number, cols: number, maxInvocations: number): TileShape {
+  const rows = Math.ceil(T / 64) * BH >= 1024 && maxInvocations >= 64 ? 64 : 32;
+  return { rows, cols };
+}
+
+/**
+ * Σ over dh of regs · staged row `base`: the vec4 products summed as a balanced tree (a chain of dh / 4
+ * dependent adds would leave each invocation waiting on latency: compilers may not reassociate float
+ * sums), then the four lanes.
+ */
 function dot4(b: KernelBuilder, regs: Ex[], staged: SharedRef, base: Ex): Ex {
-  let acc: Ex = regs[0]!.mul(staged.at(base));
-  for (let c = 1; c < regs.length; c++) acc = acc.add(regs[c]!.mul(staged.at(base.add(c))));
-  const v = b.let('dot4', acc);
+  let terms: Ex[] = regs.map((r, c) => r.mul(staged.at(c === 0 ? base : base.add(c))));
+  while (terms.length > 1) terms = Array.from({ length: Math.ceil(terms.length / 2) }, (_, i) => (terms[2 * i + 1] ? terms[2 * i]!.add(terms[2 * i + 1]!) : terms[2 * i]!));
+  const v = b.let('dot4', terms[0]!);
   return b.let('dot', v.x.add(v.y).add(v.z.add(v.w)));
 }
 
@@ -57,12 +74,12 @@ interface Tiling {
  * f32 inputs to stage (rows [p0, p0 + cols)), and `step(jj, base, staged)` runs per staged row jj
  * (its vec4s start at base = jj * dh / 4) this invocation may see (keys j <= pos for a query row, queries i >= pos for a key row).
  */
-function tilesKernel(name: string, dh: number, cols: number, side: 'query' | 'key',
+function tilesKernel(name: string, dh: number, { rows: R, cols }: TileShape, side: 'query' | 'key',
   io: { vecInputs: string[]; scalarInputs: string[]; vecOutputs: string[]; scalarOutputs: string[] },
   body: (t: Tiling, buf: Record<string, C.BufferRef>,
     walk: (stage: { rows: string[]; scalars: string[] }, step: (jj: Ex, base: Ex, staged: Record<string, SharedRef>) => void) => void) => void): Kernel {
   const n4 = dh / 4;
-  return C.memoKernel(`nn:${name}_${dh}_${cols}`, () => C.defineKernel(`${name}_d${dh}_c${cols}`, { workgroupSize: TILE_ROWS }, (b) => {
+  return C.memoKernel(`nn:${name}_${dh}_${R}x${cols}`, () => C.defineKernel(`${name}_d${dh}_${R}x${cols}`, { workgroupSize: R }, (b) => {
     const buf: Record<string, C.BufferRef> = {};
     for (const n of io.vecInputs) buf[n] = b.input(n, V4);
     for (const n of io.scalarInputs) buf[n] = b.input(n, 'f32');
@@ -71,11 +88,11 @@ function tilesKernel(name: string, dh: number, cols: number, side: 'query' | 'ke
     const T = b.uniform('T', 'i32');
     const scale = b.uniform('scale', 'f32');
     const tid = b.let('tid', b.localIndex());
-    const ownTiles = b.let('own_tiles', T.add(TILE_ROWS - 1).div(TILE_ROWS));
+    const ownTiles = b.let('own_tiles', T.add(R - 1).div(R));
     // Query tiles late in the sequence see the most keys, key tiles early in it the most queries.
     const tile = b.let('tile', side === 'query' ? ownTiles.sub(1).sub(b.workgroupId(0)) : b.workgroupId(0));
     const head0 = b.let('head0', b.workgroupId(1).mul(T));
-    const first = b.let('first', tile.mul(TILE_ROWS));
+    const first = b.let('first', tile.mul(R));
     const pos = b.let('pos', first.add(tid));
     const live = b.let('live', pos.lt(T));
     const posC = b.let('pos_c', pos.min(T.sub(1)));
@@ -95,15 +112,15 @@ function tilesKernel(name: string, dh: number, cols: number, side: 'query' | 'ke
       // The other side's tiles this workgroup needs (uniform across it): keys below the end of this
       // query tile, or queries from the start of this key tile on.
       const [from, to] = side === 'query'
-        ? [C.i32(0), b.let('tiles_to', T.min(first.add(TILE_ROWS)).add(cols - 1).div(cols))]
+        ? [C.i32(0), b.let('tiles_to', T.min(first.add(R)).add(cols - 1).div(cols))]
         : [b.let('tiles_from', first.div(cols)), b.let('tiles_to', T.add(cols - 1).div(cols))];
       b.for('t', from, to, (tt) => {
         const p0 = b.let('p0', tt.mul(cols));
         b.barrier(); // the previous tile's reads are done
         const stageSlots = (count: number, store: (slot: Ex) => void) => {
-          for (let u = 0; u * TILE_ROWS < count; u++) {
-            const slot = b.let(`slot${u}`, tid.add(u * TILE_ROWS));
-            if ((u + 1) * TILE_ROWS <= count) store(slot);
+          for (let u = 0; u * R < count; u++) {
+            const slot = b.let(`slot${u}`, tid.add(u * R));
+            if ((u + 1) * R <= count) store(slot);
             else b.if(slot.lt(count), () => store(slot));
           }
         };
@@ -128,8 +145,8 @@ function tilesKernel(name: string, dh: number, cols: number, side: 'query' | 'ke
 }
 
 /** out and lse, query-owned: the online softmax, rescaling the accumulators only when the max grows. */
-export const forwardTiles = (dh: number, cols: number): Kernel =>
-  tilesKernel('attn_fwd_tiles', dh, cols, 'query', { vecInputs: ['q', 'k', 'v'], scalarInputs: [], vecOutputs: ['out'], scalarOutputs: ['lse'] },
+export const forwardTiles = (dh: number, tile: TileShape): Kernel =>
+  tilesKernel('attn_fwd_tiles', dh, tile, 'query', { vecInputs: ['q', 'k', 'v'], scalarInputs: [], vecOutputs: ['out'], scalarOutputs: ['lse'] },
     (t, { q, out, lse }, walk) => {
       const { b } = t;
       const qr = t.loadOwn(q, 'q', t.scale);
@@ -154,8 +171,8 @@ export const forwardTiles = (dh: number, cols: number): Kernel =>
     });
 
 /** dq, query-owned. */
-export const dqTiles = (dh: number, cols: number): Kernel =>
-  tilesKernel('attn_dq_tiles', dh, cols, 'query', { vecInputs: ['q', 'k', 'v', 'g'], scalarInputs: ['lse', 'delta'], vecOutputs: ['out'], scalarOutputs: [] },
+export const dqTiles = (dh: number, tile: TileShape): Kernel =>
+  tilesKernel('attn_dq_tiles', dh, tile, 'query', { vecInputs: ['q', 'k', 'v', 'g'], scalarInputs: ['lse', 'delta'], vecOutputs: ['out'], scalarOutputs: [] },
     (t, { q, g, lse, delta, out }, walk) => {
       const { b } = t;
       const qr = t.loadOwn(q, 'q', t.scale);
@@ -172,8 +189,8 @@ export const dqTiles = (dh: number, cols: number): Kernel =>
     });
 
 /** dk and dv, key-owned. */
-export const dkvTiles = (dh: number, cols: number): Kernel =>
-  tilesKernel('attn_dkv_tiles', dh, cols, 'key', { vecInputs: ['q', 'k', 'v', 'g'], scalarInputs: ['lse', 'delta'], vecOutputs: ['dk', 'dv'], scalarOutputs: [] },
+export const dkvTiles = (dh: number, tile: TileShape): Kernel =>
+  tilesKernel('attn_dkv_tiles', dh, tile, 'key', { vecInputs: ['q', 'k', 'v', 'g'], scalarInputs: ['lse', 'delta'], vecOutputs: ['dk', 'dv'], scalarOutputs: [] },
     (t, { k, v, dk, dv }, walk) => {
       const { b } = t;
       const n4 = dh / 4;
@@ -192,4 +209,4 @@ export const dkvTiles = (dh: number, cols: number): Kernel =>
     });
 
 /** The workgroup grid of a tiles kernel over BH heads of T rows. */
-export const tilesGrid = (BH: number, T: number): [number, number, number] => [Math.ceil(T / TILE_ROWS), BH, 1];
+export const tilesGrid = (BH: number, T: number, tile: TileShape): [number, number, number] => [Math.ceil(T / tile.rows), BH, 1];

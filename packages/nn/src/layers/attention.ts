@@ -1,5 +1,4 @@
-// Causal self-attention composed from core ops (the fused attention op replaces it later), the
-// transformer MLP and the pre-LayerNorm block, with GPT-2's field names (c_attn, c_proj, c_fc, ln_1, ...).
+// Causal self-attention (the fused causalAttention op, or composed from core ops), the transformer MLP and the pre-LayerNorm block, with GPT-2's field names (c_attn, c_proj, c_fc, ln_1, ...).
 import * as C from '@cce/core';
 import type { Tensor } from '@cce/core';
 import { Linear, Module } from '../module.js';

@@ -13,7 +13,7 @@
 // invocation per output element, which recompute each score (O(T² dh²) work): the portable reference.
 import * as C from '@cce/core';
 import type { Backend, Ex, Kernel, KernelBuilder, Tensor } from '@cce/core';
-import { dkvTiles, dqTiles, forwardTiles, tileCols, tilesGrid } from './attention-tiles.js';
+import { type TileShape, dkvTiles, dqTiles, forwardTiles, tileCols, tileShape, tilesGrid } from './attention-tiles.js';
 
 export type AttentionVariant = 'auto' | 'tiles' | 'rows' | 'elements';
 type Variant = Exclude<AttentionVariant, 'auto'>;
@@ -21,15 +21,18 @@ type Variant = Exclude<AttentionVariant, 'auto'>;
 export interface CausalAttentionOptions {
   /** Multiplies q kᵀ; default 1 / sqrt(dh). */
   scale?: number;
-  /** Default 'auto': tiles where the backend has them (workgroup memory, dh % 4 == 0), else rows where it runs more than map kernels, else elements. */
+  /** Default 'auto': tiles where the backend has them (workgroup memory, dh % 4 == 0) and does not prefer
+   *  map kernels, else rows where it runs more than map kernels, else elements. */
   variant?: AttentionVariant;
+  /** The tiles variant's rows per workgroup, 32 or 64; default by shape (tileShape in attention-tiles.ts). */
+  tileRows?: 32 | 64;
 }
 
 interface Attrs {
   scale: number;
   variant: Variant;
-  /** Staged rows per tile (tiles variant). */
-  cols: number;
+  /** The tiles variant's tile shape. */
+  tile: TileShape;
   /** Heads times batch, the sequence length and the head size. */
   BH: number;
   T: number;
@@ -235,13 +238,13 @@ function dispatchRows(kernel: Kernel, rows: number, buffers: Record<string, C.Bu
 
 const attentionOp = C.defineFusedOp<Attrs>({
   name: 'causalAttention',
-  forward([q, k, v], { scale, variant, cols, BH, T, dh }) {
+  forward([q, k, v], { scale, variant, tile, BH, T, dh }) {
     const be = q!.backend;
     const rows = BH * T;
     const lse = C.Tensor.empty([BH, T], 'f32', be, 'causalAttention');
     const out = C.Tensor.empty(q!.shape, 'f32', be, 'causalAttention');
     if (variant === 'tiles') {
-      if (rows > 0) C.dispatchKernel(be, forwardTiles(dh, cols), { q: q!, k: k!, v: v!, out, lse }, { T, scale }, tilesGrid(BH, T));
+      if (rows > 0) C.dispatchKernel(be, forwardTiles(dh, tile), { q: q!, k: k!, v: v!, out, lse }, { T, scale }, tilesGrid(BH, T, tile));
     } else if (variant === 'rows') {
       dispatchRows(forwardRows(dh), rows, { q: q!, k: k!, v: v!, out, lse }, { T, scale }, be);
     } else {
@@ -250,7 +253,7 @@ const attentionOp = C.defineFusedOp<Attrs>({
     }
     return { output: out, saved: [lse] };
   },
-  backward(g, { inputs: [q, k, v], output, saved: [lse], attrs: { scale, variant, cols, BH, T, dh } }) {
+  backward(g, { inputs: [q, k, v], output, saved: [lse], attrs: { scale, variant, tile, BH, T, dh } }) {
     const be = g.backend;
     const rows = BH * T;
     const delta = C.runMap(deltaKernel(), C.Tensor.empty([BH, T], 'f32', be, 'causalAttention backward'), { o: output, g }, { dh });
@@ -261,8 +264,8 @@ const attentionOp = C.defineFusedOp<Attrs>({
       const dk = empty();
       const dv = empty();
       if (variant === 'tiles' && rows > 0) {
-        C.dispatchKernel(be, dqTiles(dh, cols), { ...ins, out: dq }, { T, scale }, tilesGrid(BH, T));
-        C.dispatchKernel(be, dkvTiles(dh, cols), { ...ins, dk, dv }, { T, scale }, tilesGrid(BH, T));
+        C.dispatchKernel(be, dqTiles(dh, tile), { ...ins, out: dq }, { T, scale }, tilesGrid(BH, T, tile));
+        C.dispatchKernel(be, dkvTiles(dh, tile), { ...ins, dk, dv }, { T, scale }, tilesGrid(BH, T, tile));
       } else if (variant === 'rows') {
         dispatchRows(dqRows(dh), rows, { ...ins, out: dq }, { T, scale }, be);
         dispatchRows(dkvRows(dh), rows, { ...ins, dk, dv }, { T, scale }, be);
@@ -297,9 +300,16 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, opts: CausalAtt
   if (!['auto', 'tiles', 'rows', 'elements'].includes(requested)) fail(`unknown variant '${requested}' (auto, tiles, rows or elements)`);
   const why = { tiles: tilesUnavailable(q.backend, B * H, dh), rows: rowsUnavailable(q.backend, dh), elements: null };
   if (requested !== 'auto' && why[requested]) fail(`the ${requested} variant ${why[requested]}`);
-  const variant = requested !== 'auto' ? requested : (['tiles', 'rows', 'elements'] as const).find((v) => !why[v])!;
-  const cols = variant === 'tiles' ? tileCols(dh, q.backend.capabilities.limits.maxWorkgroupStorageSize)! : 0;
-  return attentionOp([q, k, v], { scale, variant, cols, BH: B * H, T, dh });
+  // A backend that prefers map kernels (the CPU interpreter, where workgroup tiles only cost) skips tiles.
+  const order = q.backend.capabilities.prefersMapKernels ? ['rows', 'elements'] as const : ['tiles', 'rows', 'elements'] as const;
+  const variant = requested !== 'auto' ? requested : order.find((v) => !why[v])!;
+  const limits = q.backend.capabilities.limits;
+  if (opts.tileRows !== undefined && variant !== 'tiles') fail(`tileRows is an option of the tiles variant, not of ${variant}`);
+  if (opts.tileRows !== undefined && opts.tileRows !== 32 && opts.tileRows !== 64) fail(`tileRows must be 32 or 64, got ${opts.tileRows}`);
+  if ((opts.tileRows ?? 0) > limits.maxInvocationsPerWorkgroup) fail(`tileRows ${opts.tileRows} exceeds backend '${q.backend.name}''s ${limits.maxInvocationsPerWorkgroup} invocations a workgroup`);
+  const cols = variant === 'tiles' ? tileCols(dh, limits.maxWorkgroupStorageSize)! : 0;
+  const tile = variant === 'tiles' ? { ...tileShape(B * H, T, cols, limits.maxInvocationsPerWorkgroup), ...(opts.tileRows ? { rows: opts.tileRows } : {}) } : { rows: 0, cols: 0 };
+  return attentionOp([q, k, v], { scale, variant, tile, BH: B * H, T, dh });
 }
 
 /** Why the rows variant cannot run, or null. */
