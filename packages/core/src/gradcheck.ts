@@ -1,7 +1,8 @@
 // gradcheck: compares the tape's gradients with central differences, both computed in float64 on a
 // private CPU reference backend, and reports the worst element against named tolerances.
 import { CpuBackend } from './cpu/backend.js';
-import { backward, noGrad } from './autograd/tape.js';
+import { backward } from './autograd/tape.js';
+import { noGrad } from './autograd/record.js';
 import { scope } from './memory.js';
 import { getBackendOrNull, setBackend } from './registry.js';
 import { Tensor } from './tensor.js';

@@ -21,7 +21,8 @@ export { grid1d, dispatchKernel, runMap, memoKernel, contiguousStrides, lengthOf
 export { bindingWindows, dispatchWindows, windowOf, type Window } from './ops/windows.js';
 export { broadcastShapes } from './ops/shape-utils.js';
 export * from './ops/elementwise-specs.js';
-export { backward, noGrad, isGradEnabled, record } from './autograd/tape.js';
+export { backward } from './autograd/tape.js';
+export { noGrad, isGradEnabled, record } from './autograd/record.js';
 export type { OpAttrs, OpName, TapeNode } from './autograd/node.js';
 export { vjpRules, sumTo } from './autograd/vjp.js';
 export * from './autograd/fused.js';

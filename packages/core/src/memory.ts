@@ -2,32 +2,37 @@
 // tensors are disposed except those returned from it (they move to the enclosing scope) and those kept.
 // Scopes form a stack, so an async scope works across `await` as long as scopes are not interleaved by
 // concurrent tasks (run concurrent work in one scope, or keep() what must outlive it).
-import type { Tensor } from './tensor.js';
 
-const stack: Set<Tensor>[] = [];
+/** What a scope needs of a tensor (the Tensor class, which imports this module, has it). */
+export interface ScopedTensor {
+  kept: boolean;
+  dispose(): void;
+}
+
+const stack: Set<ScopedTensor>[] = [];
 /** Marks Tensor instances without importing the class (tensor.ts imports this module). */
 export const TENSOR_BRAND = Symbol.for('cce.tensor');
 
-export function trackTensor(t: Tensor): void {
+export function trackTensor(t: ScopedTensor): void {
   stack[stack.length - 1]?.add(t);
 }
 
-export function untrackTensor(t: Tensor): void {
+export function untrackTensor(t: ScopedTensor): void {
   for (const s of stack) s.delete(t);
 }
 
 /** Excludes a tensor from every scope's cleanup; dispose it yourself. */
-export function keep<T extends Tensor>(t: T): T {
+export function keep<T extends ScopedTensor>(t: T): T {
   t.kept = true;
   untrackTensor(t);
   return t;
 }
 
-function collectTensors(value: unknown, out: Set<Tensor>, seen = new Set<unknown>()): void {
+function collectTensors(value: unknown, out: Set<ScopedTensor>, seen = new Set<unknown>()): void {
   if (!value || typeof value !== 'object' || seen.has(value)) return;
   seen.add(value);
   if (TENSOR_BRAND in (value as object)) {
-    out.add(value as Tensor);
+    out.add(value as ScopedTensor);
     return;
   }
   if (ArrayBuffer.isView(value)) return; // typed arrays hold numbers, never tensors
@@ -37,8 +42,8 @@ function collectTensors(value: unknown, out: Set<Tensor>, seen = new Set<unknown
   for (const v of items) collectTensors(v, out, seen);
 }
 
-function closeScope(scope: Set<Tensor>, result: unknown): void {
-  const returned = new Set<Tensor>();
+function closeScope(scope: Set<ScopedTensor>, result: unknown): void {
+  const returned = new Set<ScopedTensor>();
   collectTensors(result, returned);
   const parent = stack[stack.length - 1];
   for (const t of scope) {
@@ -48,7 +53,7 @@ function closeScope(scope: Set<Tensor>, result: unknown): void {
 }
 
 function openScope(): { close(result: unknown): void } {
-  const s = new Set<Tensor>();
+  const s = new Set<ScopedTensor>();
   stack.push(s);
   return {
     close(result) {

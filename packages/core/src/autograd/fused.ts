@@ -7,33 +7,13 @@
 //     backward: (g, { inputs: [x], attrs: { k } }) => [mapElementwise('sq_b', [x, g], 'f32', ([v, gr], [s]) => v.mul(gr).mul(s), [2 * k])],
 //   });
 import type { Tensor } from '../tensor.js';
-import { describeValue, noGrad, record } from './tape.js';
+import type { FusedOpDefinition } from './node.js';
+import { describeValue } from './describe.js';
+import { noGrad, record } from './record.js';
 import { TENSOR_BRAND, scopeSync } from '../memory.js';
 import { withOpName } from './op-context.js';
 
-export interface FusedBackwardContext<A> {
-  inputs: Tensor[];
-  output: Tensor;
-  saved: Tensor[];
-  attrs: A;
-  /** Which inputs need a gradient (the rest may get null). */
-  needsGrad: boolean[];
-}
-
-export interface FusedOpDefinition<A = unknown> {
-  name: string;
-  /**
-   * Computes the output (a new tensor: not one of the inputs) and tensors the backward needs from the
-   * inputs; nothing inside is recorded. The saved tensors belong to the tape: the backward that walks
-   * the node releases them (hand callers a view of one if they need it longer).
-   */
-  forward(inputs: Tensor[], attrs: A): { output: Tensor; saved?: Tensor[] };
-  /**
-   * Gradients of the inputs, given the gradient of the output: one entry per input, each an f32 tensor of
-   * that input's shape or null (the tape checks this and names the op in its errors).
-   */
-  backward(grad: Tensor, ctx: FusedBackwardContext<A>): (Tensor | null)[];
-}
+export type { FusedBackwardContext, FusedOpDefinition } from './node.js';
 
 const isTensor = (v: unknown): v is Tensor => typeof v === 'object' && v !== null && TENSOR_BRAND in v;
 

@@ -1,36 +1,13 @@
-// The tape: ops record a node on their output when any input requires a gradient; backward() sorts the
-// graph once and walks it in reverse, applying each node's VJP rule and accumulating gradients.
+// The tape's walk: backward() sorts the graph once and walks it in reverse, applying each node's VJP
+// rule and accumulating gradients. Ops record their nodes through record.ts, which loads no VJP rule and
+// no op, so that the ops and the rules (which call ops) do not import each other through this file.
 import type { Tensor } from '../tensor.js';
 import { TENSOR_BRAND, keep, scopeSync } from '../memory.js';
-import type { OpAttrs, OpName, TapeNode } from './node.js';
+import type { OpAttrs, TapeNode } from './node.js';
+import { describeValue } from './describe.js';
+import { noGrad } from './record.js';
 import { vjpRules } from './vjp.js';
 import { add, onesLike } from '../ops/api.js';
-
-let gradEnabled = true;
-
-export function isGradEnabled(): boolean {
-  return gradEnabled;
-}
-
-/** Runs fn without recording anything on the tape. */
-export function noGrad<T>(fn: () => T): T {
-  const prev = gradEnabled;
-  gradEnabled = false;
-  try {
-    return fn();
-  } finally {
-    gradEnabled = prev;
-  }
-}
-
-/** Records `output = op(inputs)` when gradients are enabled and some input requires one. */
-export function record<K extends OpName>(op: K, inputs: Tensor[], output: Tensor, attrs: OpAttrs[K], saved: Tensor[] = []): Tensor {
-  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
-    output.requiresGrad = true;
-    output.node = { op, inputs, output, saved, attrs } as TapeNode;
-  }
-  return output;
-}
 
 function topoSort(root: Tensor): TapeNode[] {
   const order: TapeNode[] = [];
@@ -56,15 +33,6 @@ function topoSort(root: Tensor): TapeNode[] {
 /** How messages name a node's op: a fused op by its own name. */
 export function opLabel(node: TapeNode): string {
   return node.op === 'fused' ? `fused op '${(node.attrs as OpAttrs['fused']).def.name}'` : `'${node.op}'`;
-}
-
-/** A value as error messages show it (what a rule or a fused op returned instead of a tensor). */
-export function describeValue(v: unknown): string {
-  if (v === null || v === undefined) return String(v);
-  if (typeof v === 'object' && TENSOR_BRAND in v) return String(v);
-  if (Array.isArray(v)) return `an array of ${v.length}`;
-  if (typeof v === 'object') return `a ${(v as object).constructor?.name ?? 'object'}`;
-  return `the ${typeof v} ${String(v)}`;
 }
 
 const isTensor = (v: unknown): v is Tensor => typeof v === 'object' && v !== null && TENSOR_BRAND in v;

@@ -1,6 +1,6 @@
 // Elementwise ops with broadcasting: unary, binary, comparisons, where, scalar forms and casts.
 import { f32 } from '../ir/builder.js';
-import { record } from '../autograd/tape.js';
+import { record } from '../autograd/record.js';
 import type { OpName } from '../autograd/node.js';
 import type { NumericScalar } from '../ir/types.js';
 import { Tensor } from '../tensor.js';

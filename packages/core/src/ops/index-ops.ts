@@ -5,7 +5,7 @@
 // `hostValues`) are checked before any kernel runs: the error names the op, the position, the value and
 // the valid range. Device-computed ids cannot be checked without a round trip, so the kernels mark an id
 // outside its range with NaN (rows or elements of NaN, as each op says) instead of reading out of bounds.
-import { record } from '../autograd/tape.js';
+import { record } from '../autograd/record.js';
 import { Tensor } from '../tensor.js';
 import type { NumericScalar } from '../ir/types.js';
 import { gatherRowsKernel, oneHotKernel, pickKernel } from './kernels.js';

@@ -1,13 +1,13 @@
 // Batched matmul with transposes: A [..., M, K] (or [..., K, M] with transA) times B [..., K, N] (or
 // [..., N, K] with transB). Batch dims broadcast; transposes and broadcast batches are strides, not copies.
-import { record } from '../autograd/tape.js';
+import { record } from '../autograd/record.js';
 import { Tensor } from '../tensor.js';
 import { matmulMapKernel } from './kernels.js';
 import { runMap } from './launch.js';
 import { registerVariant, runVariant } from './variants.js';
 import { broadcastShapes, fmt, requireDtype, requireSameBackend, sameShape, sizeOf } from './shape-utils.js';
 import { broadcastTo } from './shape-ops.js';
-import { noGrad } from '../autograd/tape.js';
+import { noGrad } from '../autograd/record.js';
 
 /**
  * One matmul as variants see it: out [batch, M, N] (contiguous) = A' B' where A' is a [batch?, M, K]

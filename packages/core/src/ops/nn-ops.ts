@@ -1,6 +1,6 @@
 // Neural-network ops over the last axis: logsumexp, softmax, log-softmax, layer norm, and the naive
 // cross-entropy over materialised logits (the reference that Cut Cross-Entropy is checked against).
-import { record, noGrad } from '../autograd/tape.js';
+import { record, noGrad } from '../autograd/record.js';
 import { Tensor } from '../tensor.js';
 import { rowRstdKernel } from './kernels.js';
 import { runVariant } from './variants.js';

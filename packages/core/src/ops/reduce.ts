@@ -1,9 +1,9 @@
 // Reductions over axes: the reduced axes are moved last (a copy only when they are not already), then
 // each row of the resulting [M, K] is reduced by one invocation.
-import { record } from '../autograd/tape.js';
+import { record } from '../autograd/record.js';
 import type { NumericScalar } from '../ir/types.js';
 import { Tensor } from '../tensor.js';
-import { noGrad } from '../autograd/tape.js';
+import { noGrad } from '../autograd/record.js';
 import { logsumexpRowsKernel, reduceRowsKernel } from './kernels.js';
 import { registerVariant, runVariant } from './variants.js';
 import { type BufferArg, dispatchKernel, grid1d, lengthOf } from './launch.js';

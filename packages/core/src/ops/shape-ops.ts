@@ -1,5 +1,5 @@
 // Shape ops: reshape (a view), permute, slice, pad, concat and broadcastTo (strided copies).
-import { record } from '../autograd/tape.js';
+import { record } from '../autograd/record.js';
 import type { NumericScalar } from '../ir/types.js';
 import { Tensor } from '../tensor.js';
 import { concatKernel, padKernel, stridedCopyKernel } from './kernels.js';
