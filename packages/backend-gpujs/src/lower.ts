@@ -10,7 +10,7 @@
 // meaning (truncating; x / 0 = x, x % 0 = 0); on modes whose float division is not correctly rounded
 // (WebGPU, WebGL) the quotient is corrected with an exact remainder test. i32 wrap-around on overflow is
 // not reproduced (values beyond 2^24 are refused before they can arise from sizes).
-import type { Expr, Kernel, KernelInfo, ScalarType, Stmt, ValueType } from '@cce/core';
+import type { BinaryOp, Expr, Kernel, KernelInfo, ScalarType, Stmt, UnaryOp, ValueType } from '@cce/core';
 import { isVector } from '@cce/core';
 
 export interface LowerOptions {
@@ -143,61 +143,61 @@ export function lowerMapKernel(kernel: Kernel, info: KernelInfo, opts: LowerOpti
     return n < 0 ? `(${text})` : text;
   };
 
+  type Emit2 = (a: string, b: string, t: ScalarType) => string;
+  const plain = (op: BinaryOp): Emit2 => (a, b) => `(${a} ${op} ${b})`;
+  // gpu.js 2.24 types only '<' and '>' (and && / ||) as Boolean: a variable initialised from '==',
+  // '!=', '<=' or '>=' would take the left operand's type. '&& true' makes it a logical expression.
+  const logical = (op: BinaryOp): Emit2 => (a, b) => `((${a} ${op} ${b}) && true)`;
+  // i32 / u32 are carried as exact integers in floats.
+  const arith = (op: '+' | '-' | '*'): Emit2 => (a, b, t) => (t === 'f32' ? f(`${a} ${op} ${b}`) : `(${a} ${op} ${b})`);
+  const bits = (op: '&' | '|' | '^' | '<<'): Emit2 => (a, b, t) =>
+    t === 'f32' ? fail(`operator '${op}' on f32`) : t === 'u32' ? `((${a} ${op} ${b}) >>> 0)` : `(${a} ${op} ${b})`;
+  const BINARY_OPS: Record<BinaryOp, Emit2> = {
+    '+': arith('+'), '-': arith('-'), '*': arith('*'),
+    // The Math.trunc wrapper is a no-op on the helper's integer result; it gives the call a type that
+    // gpu.js's type tracer can see (it cannot type a variable initialised from a nested function call).
+    '/': (a, b, t) => {
+      if (t === 'f32') return f(`${a} / ${b}`);
+      usesIdiv = true;
+      return `Math.trunc(cce_idiv(${a}, ${b}))`;
+    },
+    '%': (a, b, t) => {
+      if (t === 'f32') return f(`${a} % ${b}`);
+      usesImod = true;
+      return `Math.trunc(cce_imod(${a}, ${b}))`;
+    },
+    '<': plain('<'), '>': plain('>'), '&&': plain('&&'), '||': plain('||'),
+    '<=': logical('<='), '>=': logical('>='), '==': logical('=='), '!=': logical('!='),
+    '&': bits('&'), '|': bits('|'), '^': bits('^'), '<<': bits('<<'),
+    '>>': (a, b, t) => (t === 'f32' ? fail(`operator '>>' on f32`) : t === 'u32' ? `(${a} >>> ${b})` : `(${a} >> ${b})`),
+    min: (a, b) => `Math.min(${a}, ${b})`,
+    max: (a, b) => `Math.max(${a}, ${b})`,
+    pow: (a, b) => f(`Math.pow(${a}, ${b})`),
+  };
   const binary = (e: Extract<Expr, { k: 'binary' }>): string => {
     const t = typeOf(e.a) as ScalarType;
-    const a = ex(e.a);
-    const b = ex(e.b);
-    switch (e.op) {
-      case '<': case '>': case '&&': case '||':
-        return `(${a} ${e.op} ${b})`;
-      // gpu.js 2.24 types only '<' and '>' (and && / ||) as Boolean: a variable initialised from '==',
-      // '!=', '<=' or '>=' would take the left operand's type. '&& true' makes it a logical expression.
-      case '<=': case '>=': case '==': case '!=':
-        return `((${a} ${e.op} ${b}) && true)`;
-      case 'min': return `Math.min(${a}, ${b})`;
-      case 'max': return `Math.max(${a}, ${b})`;
-      case 'pow': return f(`Math.pow(${a}, ${b})`);
-    }
-    if (t === 'f32') {
-      if (e.op === '+' || e.op === '-' || e.op === '*' || e.op === '/') return f(`${a} ${e.op} ${b}`);
-      if (e.op === '%') return f(`${a} % ${b}`);
-      return fail(`operator '${e.op}' on f32`);
-    }
-    // i32 / u32 carried as exact integers in floats.
-    switch (e.op) {
-      case '+': case '-': case '*': return `(${a} ${e.op} ${b})`;
-      // The Math.trunc wrapper is a no-op on the helper's integer result; it gives the call a type that
-      // gpu.js's type tracer can see (it cannot type a variable initialised from a nested function call).
-      case '/': usesIdiv = true; return `Math.trunc(cce_idiv(${a}, ${b}))`;
-      case '%': usesImod = true; return `Math.trunc(cce_imod(${a}, ${b}))`;
-      case '&': case '|': case '^': case '<<':
-        return t === 'u32' ? `((${a} ${e.op} ${b}) >>> 0)` : `(${a} ${e.op} ${b})`;
-      case '>>': return t === 'u32' ? `(${a} >>> ${b})` : `(${a} >> ${b})`;
-    }
-    return fail(`unknown binary operator '${e.op}'`);
+    return BINARY_OPS[e.op](ex(e.a), ex(e.b), t);
   };
 
+  type Emit1 = (a: string, t: ScalarType) => string;
+  const float = (fn: 'exp' | 'log' | 'sqrt' | 'sin' | 'cos'): Emit1 => (a, t) => (t !== 'f32' ? fail(`'${fn}' of ${t}`) : f(`Math.${fn}(${a})`));
+  const UNARY_OPS: Record<UnaryOp, Emit1> = {
+    not: (a) => `(!${a})`,
+    isNan: (a) => `(${a} !== ${a})`,
+    isFinite: (a) => `(${a} - ${a} === 0)`,
+    neg: (a) => `(-${a})`,
+    abs: (a) => `Math.abs(${a})`,
+    rsqrt: (a) => f(`1 / Math.sqrt(${a})`),
+    floor: (a) => `Math.floor(${a})`,
+    ceil: (a) => `Math.ceil(${a})`,
+    // Clamped as the WGSL lowering does (exact in f32), so that an exp-based tanh cannot overflow;
+    // Math.max and Math.min keep a NaN.
+    tanh: (a, t) => (t !== 'f32' ? fail(`'tanh' of ${t}`) : f(`Math.tanh(Math.min(Math.max(${a}, -15), 15))`)),
+    exp: float('exp'), log: float('log'), sqrt: float('sqrt'), sin: float('sin'), cos: float('cos'),
+  };
   const unary = (e: Extract<Expr, { k: 'unary' }>): string => {
     const t = typeOf(e.a) as ScalarType;
-    const a = ex(e.a);
-    switch (e.op) {
-      case 'not': return `(!${a})`;
-      case 'isNan': return `(${a} !== ${a})`;
-      case 'isFinite': return `(${a} - ${a} === 0)`;
-      case 'neg': return `(-${a})`;
-      case 'abs': return `Math.abs(${a})`;
-      case 'rsqrt': return f(`1 / Math.sqrt(${a})`);
-      case 'floor': case 'ceil': return `Math.${e.op}(${a})`;
-      case 'tanh':
-        // Clamped as the WGSL lowering does (exact in f32), so that an exp-based tanh cannot overflow;
-        // Math.max and Math.min keep a NaN.
-        if (t !== 'f32') return fail(`'tanh' of ${t}`);
-        return f(`Math.tanh(Math.min(Math.max(${a}, -15), 15))`);
-      case 'exp': case 'log': case 'sqrt': case 'sin': case 'cos':
-        if (t !== 'f32') return fail(`'${e.op}' of ${t}`);
-        return f(`Math.${e.op}(${a})`);
-    }
-    return fail(`unknown unary operator '${(e as { op: string }).op}'`);
+    return UNARY_OPS[e.op](ex(e.a), t);
   };
 
   const cast = (from: ScalarType, to: ScalarType, a: string): string => {

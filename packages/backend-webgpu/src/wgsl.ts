@@ -10,7 +10,7 @@
 //   through (clamp alone would make it a number).
 // Bindings: group 0 holds the storage buffers in declaration order (binding i = kernel.buffers[i]),
 // group 1 binding 0 the uniforms as one struct `params` (one 4-byte field each, declaration order).
-import type { Expr, Kernel, Stmt, ValueType } from '@cce/core';
+import type { BinaryOp, Expr, Kernel, Stmt, UnaryOp, ValueType } from '@cce/core';
 import { type KernelInfo, validateKernel, vectorInfo } from '@cce/core';
 import { type Value, evaluate, isConstExpr } from './const-fold.js';
 
@@ -153,60 +153,58 @@ export function generateWgsl(kernel: Kernel, info: KernelInfo = validateKernel(k
     }
   };
 
-  const binary = (e: Extract<Expr, { k: 'binary' }>): P => {
-    const a = exp(e.a);
-    const b = exp(e.b);
+  type BinaryExpr = Extract<Expr, { k: 'binary' }>;
+  type UnaryExpr = Extract<Expr, { k: 'unary' }>;
+  const infix = (left: number, right: number, p: number) => (a: P, b: P, e: BinaryExpr): P =>
+    ({ s: `${wrap(a, left)} ${e.op} ${wrap(b, right)}`, p });
+  // Operators WGSL refuses to mix: a chain of the same one needs no parentheses.
+  const chain = (operand: number, p: number) => (a: P, b: P, e: BinaryExpr): P =>
+    ({ s: `${a.op === e.op ? a.s : wrap(a, operand)} ${e.op} ${wrap(b, operand)}`, p, op: e.op });
+  const minMax = (a: P, b: P, e: BinaryExpr): P => {
+    const plain = `${e.op}(${a.s}, ${b.s})`;
+    const { elem, lanes } = vectorInfo(typeOf(e.a));
+    if (elem !== 'f32') return { s: plain, p: ATOM };
+    // WGSL's min and max may drop a NaN; the IR's (the reference's) propagate it: a + b is then NaN.
+    return { s: `select(${plain}, ${wrap(a, ADD)} + ${wrap(b, MUL)}, (${isNanBits(a.s, lanes)}) | (${isNanBits(b.s, lanes)}))`, p: ATOM };
+  };
+  const divide = (a: P, b: P, e: BinaryExpr): P => {
     const elem = vectorInfo(typeOf(e.a)).elem;
-    switch (e.op) {
-      case 'min': case 'max': {
-        const plain = `${e.op}(${a.s}, ${b.s})`;
-        if (elem !== 'f32') return { s: plain, p: ATOM };
-        // WGSL's min and max may drop a NaN; the IR's (the reference's) propagate it: a + b is then NaN.
-        const lanes = vectorInfo(typeOf(e.a)).lanes;
-        return { s: `select(${plain}, ${wrap(a, ADD)} + ${wrap(b, MUL)}, (${isNanBits(a.s, lanes)}) | (${isNanBits(b.s, lanes)}))`, p: ATOM };
-      }
-      case 'pow': return { s: `${e.op}(${a.s}, ${b.s})`, p: ATOM };
-      case '/': case '%': {
-        if (elem !== 'f32' && isConstExpr(e.b)) {
-          // A constant divisor with zero lanes: those lanes take the IR's result (x / 0 = x, x % 0 = 0).
-          const t = typeOf(e.a);
-          const { lanes } = vectorInfo(t);
-          const d = evaluate(e.b, typeOf);
-          const ds = Array.isArray(d) ? d : [d];
-          if (ds.some((x) => x === 0)) {
-            const zero = literal({ k: 'const', type: elem, value: 0 });
-            const lane = (i: number, x: number | boolean) => {
-              const ai = lanes === 1 ? wrap(a, MUL) : `${wrap(a, ATOM)}.${'xyzw'[i]}`;
-              if (x === 0) return e.op === '/' ? ai : zero;
-              return `${ai} ${e.op} ${literal({ k: 'const', type: elem, value: x })}`;
-            };
-            if (lanes === 1) return ds[0] === 0 ? (e.op === '/' ? a : { s: zero, p: ATOM }) : { s: lane(0, ds[0]!), p: MUL };
-            return { s: `${t}(${ds.map((x, i) => lane(i, x)).join(', ')})`, p: ATOM };
-          }
-        }
-        return { s: `${wrap(a, MUL)} ${e.op} ${wrap(b, UNARY)}`, p: MUL };
-      }
-      case '*': return { s: `${wrap(a, MUL)} ${e.op} ${wrap(b, UNARY)}`, p: MUL };
-      case '+': case '-': return { s: `${wrap(a, ADD)} ${e.op} ${wrap(b, MUL)}`, p: ADD };
-      case '<': case '<=': case '>': case '>=': case '==': case '!=':
-        return { s: `${wrap(a, ADD)} ${e.op} ${wrap(b, ADD)}`, p: REL };
-      case '&&': case '||': {
-        const left = a.op === e.op ? a.s : wrap(a, REL);
-        return { s: `${left} ${e.op} ${wrap(b, REL)}`, p: LOGIC, op: e.op };
-      }
-      case '&': case '|': case '^': {
-        const left = a.op === e.op ? a.s : wrap(a, UNARY);
-        return { s: `${left} ${e.op} ${wrap(b, UNARY)}`, p: BITS, op: e.op };
-      }
-      case '<<': case '>>': {
-        // WGSL takes the shift amount as u32 (masked to 5 bits at run time); lanes stay in step for vectors.
-        const { lanes } = vectorInfo(typeOf(e.b));
-        const amount = elem === 'u32' ? wrap(b, UNARY) : lanes === 1 ? `u32(${b.s})` : `vec${lanes}<u32>(${b.s})`;
-        const mask = lanes === 1 ? '31u' : `vec${lanes}<u32>(31u)`;
-        return { s: `${wrap(a, UNARY)} ${e.op} (${amount} & ${mask})`, p: BITS };
+    if (elem !== 'f32' && isConstExpr(e.b)) {
+      // A constant divisor with zero lanes: those lanes take the IR's result (x / 0 = x, x % 0 = 0).
+      const t = typeOf(e.a);
+      const { lanes } = vectorInfo(t);
+      const d = evaluate(e.b, typeOf);
+      const ds = Array.isArray(d) ? d : [d];
+      if (ds.some((x) => x === 0)) {
+        const zero = literal({ k: 'const', type: elem, value: 0 });
+        const lane = (i: number, x: number | boolean) => {
+          const ai = lanes === 1 ? wrap(a, MUL) : `${wrap(a, ATOM)}.${'xyzw'[i]}`;
+          if (x === 0) return e.op === '/' ? ai : zero;
+          return `${ai} ${e.op} ${literal({ k: 'const', type: elem, value: x })}`;
+        };
+        if (lanes === 1) return ds[0] === 0 ? (e.op === '/' ? a : { s: zero, p: ATOM }) : { s: lane(0, ds[0]!), p: MUL };
+        return { s: `${t}(${ds.map((x, i) => lane(i, x)).join(', ')})`, p: ATOM };
       }
     }
+    return { s: `${wrap(a, MUL)} ${e.op} ${wrap(b, UNARY)}`, p: MUL };
   };
+  const shift = (a: P, b: P, e: BinaryExpr): P => {
+    // WGSL takes the shift amount as u32 (masked to 5 bits at run time); lanes stay in step for vectors.
+    const { lanes } = vectorInfo(typeOf(e.b));
+    const amount = vectorInfo(typeOf(e.a)).elem === 'u32' ? wrap(b, UNARY) : lanes === 1 ? `u32(${b.s})` : `vec${lanes}<u32>(${b.s})`;
+    const mask = lanes === 1 ? '31u' : `vec${lanes}<u32>(31u)`;
+    return { s: `${wrap(a, UNARY)} ${e.op} (${amount} & ${mask})`, p: BITS };
+  };
+  const compare = infix(ADD, ADD, REL);
+  const BINARY_OPS: Record<BinaryOp, (a: P, b: P, e: BinaryExpr) => P> = {
+    '+': infix(ADD, MUL, ADD), '-': infix(ADD, MUL, ADD), '*': infix(MUL, UNARY, MUL), '/': divide, '%': divide,
+    '<': compare, '<=': compare, '>': compare, '>=': compare, '==': compare, '!=': compare,
+    '&&': chain(REL, LOGIC), '||': chain(REL, LOGIC),
+    '&': chain(UNARY, BITS), '|': chain(UNARY, BITS), '^': chain(UNARY, BITS), '<<': shift, '>>': shift,
+    min: minMax, max: minMax,
+    pow: (a, b) => ({ s: `pow(${a.s}, ${b.s})`, p: ATOM }),
+  };
+  const binary = (e: BinaryExpr): P => BINARY_OPS[e.op](exp(e.a), exp(e.b), e);
 
   // Exponent all ones and a non-zero mantissa: a bit test that no float optimisation can fold away
   // (lavapipe folds `x != x` to false).
@@ -215,24 +213,23 @@ export function generateWgsl(kernel: Kernel, info: KernelInfo = validateKernel(k
     const word = (v: string) => (lanes === 1 ? v : `${u}(${v})`);
     return `(bitcast<${u}>(${x}) & ${word('0x7fffffffu')}) > ${word('0x7f800000u')}`;
   };
-  const unary = (e: Extract<Expr, { k: 'unary' }>): P => {
-    const a = exp(e.a);
-    const t = typeOf(e.a);
-    switch (e.op) {
-      case 'neg': return { s: `-${wrap(a, ATOM)}`, p: UNARY };
-      case 'not': return { s: `!${wrap(a, ATOM)}`, p: UNARY };
-      case 'rsqrt': return { s: `inverseSqrt(${a.s})`, p: ATOM };
-      case 'isNan': return { s: isNanBits(a.s, 1), p: REL };
-      case 'isFinite': return { s: `(bitcast<u32>(${a.s}) & 0x7f800000u) != 0x7f800000u`, p: REL };
-      case 'tanh': {
-        const { lanes } = vectorInfo(t);
-        const lim = (v: string) => (lanes === 1 ? v : `${t}(${v})`);
-        // clamp would turn a NaN into a number: NaN passes through as the reference's tanh gives it.
-        return { s: `select(tanh(clamp(${a.s}, ${lim('-15.0f')}, ${lim('15.0f')})), ${a.s}, ${isNanBits(a.s, lanes)})`, p: ATOM };
-      }
-      default: return { s: `${e.op}(${a.s})`, p: ATOM };
-    }
+  const fn = (name: string) => (a: P): P => ({ s: `${name}(${a.s})`, p: ATOM });
+  const UNARY_OPS: Record<UnaryOp, (a: P, e: UnaryExpr) => P> = {
+    neg: (a) => ({ s: `-${wrap(a, ATOM)}`, p: UNARY }),
+    not: (a) => ({ s: `!${wrap(a, ATOM)}`, p: UNARY }),
+    exp: fn('exp'), log: fn('log'), sqrt: fn('sqrt'), rsqrt: fn('inverseSqrt'), abs: fn('abs'),
+    floor: fn('floor'), ceil: fn('ceil'), sin: fn('sin'), cos: fn('cos'),
+    tanh: (a, e) => {
+      const t = typeOf(e.a);
+      const { lanes } = vectorInfo(t);
+      const lim = (v: string) => (lanes === 1 ? v : `${t}(${v})`);
+      // clamp would turn a NaN into a number: NaN passes through as the reference's tanh gives it.
+      return { s: `select(tanh(clamp(${a.s}, ${lim('-15.0f')}, ${lim('15.0f')})), ${a.s}, ${isNanBits(a.s, lanes)})`, p: ATOM };
+    },
+    isNan: (a) => ({ s: isNanBits(a.s, 1), p: REL }),
+    isFinite: (a) => ({ s: `(bitcast<u32>(${a.s}) & 0x7f800000u) != 0x7f800000u`, p: REL }),
   };
+  const unary = (e: UnaryExpr): P => UNARY_OPS[e.op](exp(e.a), e);
 
   const stmt = (s: Stmt, ind: string): string[] => {
     switch (s.k) {

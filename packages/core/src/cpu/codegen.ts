@@ -2,9 +2,10 @@
 // f32 arithmetic rounds every result with Math.fround (or not at all in f64 mode), i32/u32 wrap as on a
 // GPU, reads and writes are bounds-checked and throw. Kernels with barriers or subgroup operations are
 // compiled to generators that yield at each synchronisation point, so a scheduler can run a workgroup's
-// invocations in lockstep (see interpreter.ts).
+// invocations in lockstep (see backend.ts). Operators are written out from ir/int-semantics.ts's definitions.
 import type { Expr, Kernel, ScalarType, Stmt, ValueType } from '../ir/types.js';
 import { vectorInfo } from '../ir/types.js';
+import { BINARY, type Host, UNARY } from '../ir/int-semantics.js';
 import type { KernelInfo } from '../ir/validate.js';
 
 export type Precision = 'f32' | 'f64';
@@ -25,43 +26,13 @@ export function generateJs(kernel: Kernel, info: KernelInfo, precision: Precisio
   let site = 0;
   const typeOf = (e: Expr): ValueType => info.types.get(e)!;
 
-  const scalarBinary = (op: string, t: ScalarType, a: string, b: string): string => {
-    if (op === '<' || op === '<=' || op === '>' || op === '>=') return `(${a} ${op} ${b})`;
-    if (op === '==') return `(${a} === ${b})`;
-    if (op === '!=') return `(${a} !== ${b})`;
-    if (op === '&&' || op === '||') return `(${a} ${op} ${b})`;
-    if (op === 'min') return `Math.min(${a}, ${b})`;
-    if (op === 'max') return `Math.max(${a}, ${b})`;
-    if (t === 'f32') {
-      if (op === 'pow') return round(`Math.pow(${a}, ${b})`);
-      return round(`${a} ${op} ${b}`);
-    }
-    const u = t === 'u32';
-    switch (op) {
-      case '+': return u ? `((${a} + ${b}) >>> 0)` : `((${a} + ${b}) | 0)`;
-      case '-': return u ? `((${a} - ${b}) >>> 0)` : `((${a} - ${b}) | 0)`;
-      case '*': return u ? `(Math.imul(${a}, ${b}) >>> 0)` : `Math.imul(${a}, ${b})`;
-      case '/': return `${u ? 'udiv' : 'idiv'}(${a}, ${b})`;
-      case '%': return `${u ? 'umod' : 'imod'}(${a}, ${b})`;
-      case '&': case '|': case '^': return u ? `((${a} ${op} ${b}) >>> 0)` : `(${a} ${op} ${b})`;
-      case '<<': return u ? `((${a} << (${b} & 31)) >>> 0)` : `(${a} << (${b} & 31))`;
-      case '>>': return u ? `(${a} >>> (${b} & 31))` : `(${a} >> (${b} & 31))`;
-    }
-    throw new Error(`codegen: binary ${op} on ${t}`);
-  };
-
-  const scalarUnary = (op: string, t: ScalarType, a: string): string => {
-    switch (op) {
-      case 'not': return `(!${a})`;
-      case 'isNan': return `Number.isNaN(${a})`;
-      case 'isFinite': return `Number.isFinite(${a})`;
-      case 'neg': return t === 'f32' ? `(-${a})` : `((-${a}) | 0)`;
-      case 'abs': return t === 'f32' ? `Math.abs(${a})` : `(Math.abs(${a}) | 0)`;
-      case 'rsqrt': return round(`1 / Math.sqrt(${a})`);
-      case 'exp': case 'log': case 'sqrt': case 'tanh': case 'floor': case 'ceil': case 'sin': case 'cos':
-        return round(`Math.${op}(${a})`);
-    }
-    throw new Error(`codegen: unary ${op}`);
+  const js: Host<string> = {
+    lit: String,
+    op: (op, a, b) => `(${a} ${op} ${b})`,
+    neg: (a) => `(-${a})`,
+    not: (a) => `(!${a})`,
+    call: (fn, ...args) => `${fn}(${args.join(', ')})`,
+    round,
   };
 
   const cast = (from: ScalarType, to: ScalarType, a: string): string => {
@@ -115,8 +86,8 @@ export function generateJs(kernel: Kernel, info: KernelInfo, precision: Precisio
       case 'builtin': return builtin(e);
       case 'load': return load(id('b', e.buf), typeOf(e), ex(e.index), e.buf);
       case 'loadShared': return load(id('s', e.arr), typeOf(e), ex(e.index), e.arr);
-      case 'binary': return lanewise(typeOf(e.a), [ex(e.a), ex(e.b)], (t, [a, b]) => scalarBinary(e.op, t, a!, b!));
-      case 'unary': return lanewise(typeOf(e.a), [ex(e.a)], (t, [a]) => scalarUnary(e.op, t, a!));
+      case 'binary': return lanewise(typeOf(e.a), [ex(e.a), ex(e.b)], (t, [a, b]) => BINARY[e.op](js, t, a!, b!));
+      case 'unary': return lanewise(typeOf(e.a), [ex(e.a)], (t, [a]) => UNARY[e.op](js, t, a!));
       case 'select': return `(${ex(e.cond)} ? ${ex(e.a)} : ${ex(e.b)})`;
       case 'cast': return cast(typeOf(e.a) as ScalarType, e.to, ex(e.a));
       case 'vec': return `[${e.parts.map(ex).join(', ')}]`;

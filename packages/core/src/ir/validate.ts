@@ -1,7 +1,7 @@
 // Type inference and validation of kernels. Every backend calls `validateKernel` before lowering; the
 // returned type map is what code generators use to pick per-type operators.
 import {
-  type Capability, type Expr, type Kernel, type Stmt, type ValueType,
+  type BinaryOp, type Capability, type Expr, type Kernel, type Stmt, type UnaryOp, type ValueType,
   isVector, vectorInfo,
 } from './types.js';
 
@@ -25,11 +25,19 @@ const describe = (e: Expr | Stmt): string => {
   return s.length > 120 ? s.slice(0, 117) + '...' : s;
 };
 
-const ARITH = new Set(['+', '-', '*', '/', '%', 'min', 'max', 'pow']);
-const COMPARE = new Set(['<', '<=', '>', '>=', '==', '!=']);
-const LOGIC = new Set(['&&', '||']);
-const BITS = new Set(['&', '|', '^', '<<', '>>']);
-const FLOAT_ONLY_UNARY = new Set(['exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'floor', 'ceil', 'sin', 'cos']);
+const BINARY_KIND: Record<BinaryOp, 'arith' | 'compare' | 'logic' | 'bits'> = {
+  '+': 'arith', '-': 'arith', '*': 'arith', '/': 'arith', '%': 'arith', min: 'arith', max: 'arith', pow: 'arith',
+  '<': 'compare', '<=': 'compare', '>': 'compare', '>=': 'compare', '==': 'compare', '!=': 'compare',
+  '&&': 'logic', '||': 'logic',
+  '&': 'bits', '|': 'bits', '^': 'bits', '<<': 'bits', '>>': 'bits',
+};
+/** The operand each unary operator takes: f32 (or its vectors), a scalar f32, bool, or f32 or i32. */
+const UNARY_OPERAND: Record<UnaryOp, 'float' | 'scalarFloat' | 'bool' | 'signed'> = {
+  exp: 'float', log: 'float', sqrt: 'float', rsqrt: 'float', tanh: 'float', floor: 'float', ceil: 'float', sin: 'float', cos: 'float',
+  isNan: 'scalarFloat', isFinite: 'scalarFloat',
+  not: 'bool',
+  neg: 'signed', abs: 'signed',
+};
 
 const infoCache = new WeakMap<Kernel, KernelInfo>();
 
@@ -119,43 +127,45 @@ export function validateKernel(kernel: Kernel): KernelInfo {
         const b = typeOf(e.b);
         if (a !== b) fail(e, `operand types differ: ${a} ${e.op} ${b}`);
         const elem = vectorInfo(a).elem;
-        if (ARITH.has(e.op)) {
-          if (elem === 'bool') fail(e, `arithmetic '${e.op}' on bool`);
-          if (e.op === 'pow' && elem !== 'f32') fail(e, `pow needs f32, got ${a}`);
-          return a;
+        // A kernel from JSON may hold any operator: an unknown one has no kind.
+        switch (BINARY_KIND[e.op]) {
+          case 'arith':
+            if (elem === 'bool') fail(e, `arithmetic '${e.op}' on bool`);
+            if (e.op === 'pow' && elem !== 'f32') fail(e, `pow needs f32, got ${a}`);
+            return a;
+          case 'compare':
+            if (isVector(a)) fail(e, `comparison of vectors is not supported`);
+            if (elem === 'bool' && e.op !== '==' && e.op !== '!=') fail(e, `ordering comparison on bool`);
+            return 'bool';
+          case 'logic':
+            if (a !== 'bool') fail(e, `'${e.op}' needs bool operands, got ${a}`);
+            return 'bool';
+          case 'bits':
+            if (elem !== 'i32' && elem !== 'u32') fail(e, `bit operation '${e.op}' needs integers, got ${a}`);
+            return a;
+          default:
+            return fail(e, `unknown binary operator '${e.op}'`);
         }
-        if (COMPARE.has(e.op)) {
-          if (isVector(a)) fail(e, `comparison of vectors is not supported`);
-          if (elem === 'bool' && e.op !== '==' && e.op !== '!=') fail(e, `ordering comparison on bool`);
-          return 'bool';
-        }
-        if (LOGIC.has(e.op)) {
-          if (a !== 'bool') fail(e, `'${e.op}' needs bool operands, got ${a}`);
-          return 'bool';
-        }
-        if (BITS.has(e.op)) {
-          if (elem !== 'i32' && elem !== 'u32') fail(e, `bit operation '${e.op}' needs integers, got ${a}`);
-          return a;
-        }
-        return fail(e, `unknown binary operator '${e.op}'`);
       }
       case 'unary': {
         const a = typeOf(e.a);
         const elem = vectorInfo(a).elem;
-        if (e.op === 'isNan' || e.op === 'isFinite') {
-          if (a !== 'f32') fail(e, `'${e.op}' needs a scalar f32, got ${a}`);
-          return 'bool';
+        switch (UNARY_OPERAND[e.op]) {
+          case 'scalarFloat':
+            if (a !== 'f32') fail(e, `'${e.op}' needs a scalar f32, got ${a}`);
+            return 'bool';
+          case 'bool':
+            if (a !== 'bool') fail(e, `'not' needs bool, got ${a}`);
+            return a;
+          case 'float':
+            if (elem !== 'f32') fail(e, `'${e.op}' needs f32, got ${a}`);
+            return a;
+          case 'signed':
+            if (elem === 'bool' || elem === 'u32') fail(e, `'${e.op}' needs f32 or i32, got ${a}`);
+            return a;
+          default:
+            return fail(e, `unknown unary operator '${e.op}'`);
         }
-        if (e.op === 'not') {
-          if (a !== 'bool') fail(e, `'not' needs bool, got ${a}`);
-        } else if (FLOAT_ONLY_UNARY.has(e.op)) {
-          if (elem !== 'f32') fail(e, `'${e.op}' needs f32, got ${a}`);
-        } else if (e.op === 'neg' || e.op === 'abs') {
-          if (elem === 'bool' || elem === 'u32') fail(e, `'${e.op}' needs f32 or i32, got ${a}`);
-        } else {
-          fail(e, `unknown unary operator '${e.op}'`);
-        }
-        return a;
       }
       case 'select': {
         if (typeOf(e.cond) !== 'bool') fail(e, `select condition must be bool`);
