@@ -6,7 +6,7 @@ import * as C from '@cce/core';
 import { type Tensor, i32 } from '@cce/core';
 import { type CceFlags, FILTER_TILE } from './kernels/common.js';
 import { engineShape } from './kernels/tile-engine.js';
-import { BOUND_KEEP } from './kernels/tiled.js';
+import { BOUND_KEEP } from './kernels/common.js';
 import {
   effectiveTargetsKernel, gradBiasKernel, gradBiasMapKernel, logitSumKernel, lseCombineKernel, targetLogitKernel, tokenLossKernel, tokenScaleKernel,
 } from './kernels/simple.js';

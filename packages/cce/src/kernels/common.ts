@@ -14,6 +14,15 @@ export const flagKey = (f: CceFlags) => `${+f.bias}${+f.softcap}${+f.smoothing}$
 /** Token rows and vocabulary columns of one filter tile (the unit a skipped block covers). */
 export const FILTER_TILE = 32;
 
+/**
+ * Where a running max of logits starts: finite, so that the online log-sum-exp's exp(m - m') never
+ * computes -inf - -inf (NaN) before the first finite logit; a -inf logit still weighs exp(-inf) = 0.
+ */
+export const MAX_START = -3.0e38;
+
+/** A block bound that never lets a block be skipped (a target inside, or no bound computed). */
+export const BOUND_KEEP = 3.0e38;
+
 export interface LogitInputs {
   e: BufferRef;
   c: BufferRef;

@@ -2,7 +2,7 @@
 // workgroup memory. Every backend that runs kernels with indexed stores runs them; the reference
 // interpreter checks the tuned kernels against them.
 import { type Kernel, defineKernel, defineMapKernel, f32, i32, memoKernel, runtimeNaN } from '@cce/core';
-import { type CceFlags, FILTER_TILE, declareLogitInputs, flagKey, gradTerm, ignoredTerm, keepsTerm, logitExpr, sumOverTokenTiles, sumOverVocabTiles } from './common.js';
+import { type CceFlags, FILTER_TILE, MAX_START, declareLogitInputs, flagKey, gradTerm, ignoredTerm, keepsTerm, logitExpr, sumOverTokenTiles, sumOverVocabTiles } from './common.js';
 
 const WG = 64;
 
@@ -27,7 +27,7 @@ export function lseSplitKernel(f: CceFlags): Kernel {
         const i = b.let('i', index.mod(u.N));
         const lo = b.let('lo', index.div(u.N).mul(u.Vs));
         const hi = b.let('hi', lo.add(u.Vs).min(u.V));
-        const mx = b.var('mx', f32(-3.0e38));
+        const mx = b.var('mx', f32(MAX_START));
         const sum = b.var('sum', f32(0));
         b.for('v', lo, hi, (v) => {
           const y = logitExpr(b, u.l, i, v);

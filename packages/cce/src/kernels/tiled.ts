@@ -7,13 +7,11 @@
 // lies in it. Since softmax p_iv <= exp(max - lse_i), the backward's gradient block kernel skips the
 // logit recompute of a block whose bound shows every term below filterEps.
 import { type Ex, type Kernel, defineKernel, f32, i32, memoKernel } from '@cce/core';
-import { type CceFlags, FILTER_TILE, capped, declareLogitInputs, flagKey, gradTerm, ignoredTerm, keepsTerm } from './common.js';
+import { BOUND_KEEP, type CceFlags, FILTER_TILE, MAX_START, capped, declareLogitInputs, flagKey, gradTerm, ignoredTerm, keepsTerm } from './common.js';
 import { type EngineShape, createTileEngine, engineShape, engineThreads, shapeKey } from './tile-engine.js';
 
 const guard = (ok: Ex, value: () => Ex) => ok.select(value(), f32(0));
 
-/** A block bound that never lets a block be skipped (a target inside, or no bound computed). */
-export const BOUND_KEEP = 3.0e38;
 
 /**
  * part[s, i] = log Σ exp(y_iv) over vocabulary split s. Workgroup (x, y) = (token block, split): it walks
@@ -41,20 +39,20 @@ export function tiledLseKernel(f: CceFlags, bounded: boolean, shape: EngineShape
     const eng = createTileEngine(b,
       { kContiguous: true, fetch: (i, k) => guard(i.lt(N).and(k.lt(D)), () => e.at(i.mul(D).add(k))) },
       { kContiguous: true, fetch: (v, k) => guard(v.lt(hi).and(k.lt(D)), () => c.at(entry(v).mul(D).add(k))) }, shape);
-    const mx = eng.localRows.map((_, r) => b.var(`mx${r}`, f32(-3.0e38)));
+    const mx = eng.localRows.map((_, r) => b.var(`mx${r}`, f32(MAX_START)));
     const sm = eng.localRows.map((_, r) => b.var(`sm${r}`, f32(0)));
     // Bounded: the owned rows' block-local targets (an entry never equals them for rows past N), this
     // invocation's block maximum, and workgroup arrays to reduce it.
     const rowOk = bounded ? eng.localRows.map((lr, r) => b.let(`row_ok${r}`, row0.add(lr).lt(N))) : [];
     const targets = tgt ? eng.localRows.map((lr, r) => b.let(`t${r}`, rowOk[r]!.select(tgt.at(row0.add(lr).min(N.sub(1))), i32(-3)))) : [];
-    const bmax = bounded ? b.var('bmax', f32(-3.0e38)) : null;
+    const bmax = bounded ? b.var('bmax', f32(MAX_START)) : null;
     // The row-combining arrays of the end also serve the block reductions in the loop (side * tile >= threads).
     const ms = b.workgroupArray('row_max', 'f32', TILE * side);
     const ss = b.workgroupArray('row_sum', 'f32', TILE * side);
     b.for('vt', lo, hi, (col0) => {
       eng.zero();
       eng.product(row0, col0, D);
-      bmax?.set(f32(-3.0e38));
+      bmax?.set(f32(MAX_START));
       eng.localCols.forEach((lc, j) => {
         const v = b.let(`v${j}`, col0.add(lc));
         b.if(v.lt(hi), () => {
