@@ -265,7 +265,8 @@ const attentionOp = C.defineFusedOp<Attrs>({
       const dv = empty();
       if (variant === 'tiles' && rows > 0) {
         C.dispatchKernel(be, dqTiles(dh, tile), { ...ins, out: dq }, { T, scale }, tilesGrid(BH, T, tile));
-        C.dispatchKernel(be, dkvTiles(dh, tile), { ...ins, dk, dv }, { T, scale }, tilesGrid(BH, T, tile));
+        C.dispatchKernel(be, dkvTiles(dh, tile, 'k'), { ...ins, out: dk }, { T, scale }, tilesGrid(BH, T, tile));
+        C.dispatchKernel(be, dkvTiles(dh, tile, 'v'), { q: q!, k: k!, g, lse: lse!, out: dv }, { T, scale }, tilesGrid(BH, T, tile));
       } else if (variant === 'rows') {
         dispatchRows(dqRows(dh), rows, { ...ins, out: dq }, { T, scale }, be);
         dispatchRows(dkvRows(dh), rows, { ...ins, dk, dv }, { T, scale }, be);
