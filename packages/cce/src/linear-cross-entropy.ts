@@ -1,6 +1,6 @@
 // linearCrossEntropy: the fused linear + cross-entropy op. The N x V logits never exist: the forward
 // keeps an online log-sum-exp over vocabulary splits, the backward recomputes logits chunk by chunk into
-// a bounded scratch block of softmax - onehot, skips filter tiles below filterEps, and accumulates
+// a bounded scratch of softmax - onehot, skips filter tiles below filterEps, and accumulates
 // dE, dC and dBias with one owner per output element (no float atomics).
 import * as C from '@cce/core';
 import { type Tensor, i32 } from '@cce/core';
@@ -53,7 +53,7 @@ interface Attrs {
   V: number;
   flags: CceFlags;
   stats?: FilterStats;
-  /** A backward will run: the forward orders each vocabulary block and, with `boundTile`, records block bounds. */
+  /** A backward will run: the forward orders each vocabulary window and, with `boundTile`, records block bounds. */
   prepareBackward: boolean;
   /** The engine tile when block bounds are recorded (see kernels/tiled.ts), else 0. */
   boundTile: number;
@@ -71,52 +71,53 @@ function boundTileFor(o: ResolvedOptions, flags: CceFlags, backend: C.Backend, p
 }
 
 /**
- * A block of vocabulary rows [vb, vb + Vb) whose slice of C fits one storage binding. Small classifiers
- * are one block bound whole; larger ones are bound as windows (BufferRange) of C, bias and dC.
+ * A window of vocabulary rows [w0, w0 + Vw) whose slice of C fits one storage binding. Small classifiers
+ * are one window, bound whole; larger ones are bound as windows (BufferRange) of C, bias and dC. (A
+ * "block" in CCE is the tile engine's block of tokens x entries; a "tile" the filter's 32 x 32 tile.)
  */
-interface VocabBlock {
-  vb: number;
-  Vb: number;
+interface VocabWindow {
+  w0: number;
+  Vw: number;
   c: C.BufferArg;
   bias: C.BufferArg | null;
   window: <T extends C.BufferArg>(t: T, rowWidth: number) => C.BufferArg;
 }
 
-function vocabBlocks(c: Tensor, bias: Tensor | null, V: number, D: number): VocabBlock[] {
+function vocabWindows(c: Tensor, bias: Tensor | null, V: number, D: number): VocabWindow[] {
   const backend = c.backend;
   const limit = backend.capabilities.limits.maxStorageBufferBindingSize;
-  if (V * D * 4 <= limit) return [{ vb: 0, Vb: V, c, bias, window: (t) => t }];
+  if (V * D * 4 <= limit) return [{ w0: 0, Vw: V, c, bias, window: (t) => t }];
   if (!backend.capabilities.bindingRanges) {
     throw new Error(`linearCrossEntropy: c is ${V * D * 4} bytes, more than the largest storage binding (${limit}), and backend '${backend.name}' cannot bind windows of a buffer`);
   }
-  // Rows per block: a multiple of the 64-element window alignment that fits the binding.
+  // Rows per window: a multiple of the 64-element window alignment that fits the binding.
   const rows = Math.floor(limit / (D * 4) / C.RANGE_ALIGNMENT) * C.RANGE_ALIGNMENT;
   if (rows === 0) throw new Error(`linearCrossEntropy: ${C.RANGE_ALIGNMENT} rows of c (D = ${D}) exceed the largest storage binding (${limit} bytes)`);
-  const blocks: VocabBlock[] = [];
-  for (let vb = 0; vb < V; vb += rows) {
-    const Vb = Math.min(rows, V - vb);
+  const windows: VocabWindow[] = [];
+  for (let w0 = 0; w0 < V; w0 += rows) {
+    const Vw = Math.min(rows, V - w0);
     const window = (t: C.BufferArg, rowWidth: number) =>
-      C.bufferRange(t instanceof C.Tensor ? t.buffer : t, vb * rowWidth, Vb * rowWidth);
-    blocks.push({ vb, Vb, c: window(c, D), bias: bias ? window(bias, 1) : null, window });
+      C.bufferRange(t instanceof C.Tensor ? t.buffer : t, w0 * rowWidth, Vw * rowWidth);
+    windows.push({ w0, Vw, c: window(c, D), bias: bias ? window(bias, 1) : null, window });
   }
-  return blocks;
+  return windows;
 }
 
-/** Block-local codes of ignored targets and of targets in other blocks (never a row index). */
+/** Window-local codes of ignored targets and of targets in other windows (never a row index). */
 const LOCAL_IGNORED = -2;
 const LOCAL_ELSEWHERE = -1;
 
 /**
- * Targets relative to a block [vb, vb + Vb): t - vb inside it, LOCAL_IGNORED for ignoreIndex and
+ * Targets relative to a window [w0, w0 + Vw): t - w0 inside it, LOCAL_IGNORED for ignoreIndex and
  * LOCAL_ELSEWHERE otherwise, so that no valid local index can be mistaken for ignoreIndex (with
  * ignoreIndex 0, local index 0 is a real entry).
  */
-function localTargets(tgt: Tensor, vb: number, Vb: number, ignoreIndex: number): Tensor {
+function localTargets(tgt: Tensor, w0: number, Vw: number, ignoreIndex: number): Tensor {
   return C.mapElementwise('cce_local_targets', [tgt], 'i32', ([t], [o, n, ig]) => {
     const local = t!.sub(o!.toI32());
     const inside = local.ge(0).and(local.lt(n!.toI32()));
     return t!.eq(ig!.toI32()).select(i32(LOCAL_IGNORED), inside.select(local, i32(LOCAL_ELSEWHERE)));
-  }, [vb, Vb, ignoreIndex]);
+  }, [w0, Vw, ignoreIndex]);
 }
 
 /**
@@ -129,10 +130,10 @@ function splitsFor(N: number, V: number, align: number): { S: number; Vs: number
   return { S: Math.ceil(V / Vs), Vs };
 }
 
-/** The order the backward walks a vocabulary block in (see the backward); map-only backends keep theirs. */
-function blockOrder(o: ResolvedOptions, e2d: Tensor, blk: VocabBlock): Tensor {
-  const sort = o.sortVocab && blk.Vb > 1 && !e2d.backend.capabilities.mapOnly;
-  return sort ? sortedPermutation(meanLogits(e2d, blk.c, blk.bias, blk.Vb), blk.Vb) : identityPermutation(blk.Vb, e2d.backend);
+/** The order the backward walks a vocabulary window in (see the backward); map-only backends keep theirs. */
+function windowOrder(o: ResolvedOptions, e2d: Tensor, win: VocabWindow): Tensor {
+  const sort = o.sortVocab && win.Vw > 1 && !e2d.backend.capabilities.mapOnly;
+  return sort ? sortedPermutation(meanLogits(e2d, win.c, win.bias, win.Vw), win.Vw) : identityPermutation(win.Vw, e2d.backend);
 }
 
 /** log Σ exp over the first dimension of [S, N] partial log-sum-exps. */
@@ -146,30 +147,30 @@ function forward(inputs: Tensor[], a: Attrs): { output: Tensor; saved: Tensor[] 
   const backend = e.backend;
   const tgt = C.runMap(effectiveTargetsKernel(), C.Tensor.empty([N], 'i32', backend), { targets }, { T: targets.shape[targets.rank - 1]!, shift: o.shift, ignore: o.ignoreIndex });
   const lses: Tensor[] = [];
-  // Per vocabulary block, for the backward: its order, then its block bounds when recorded.
-  const blockSaved: Tensor[] = [];
+  // Per vocabulary window, for the backward: its order, then its block bounds when recorded.
+  const windowSaved: Tensor[] = [];
   let yt: Tensor | null = null;
   let sumy: Tensor | null = null;
   const addTo = (acc: Tensor | null, x: Tensor) => (acc ? C.add(acc, x) : x);
-  for (const blk of vocabBlocks(c, bias ?? null, V, D)) {
-    const lp: LogitProblem = { flags, e, c: blk.c, bias: blk.bias, N, D, V: blk.Vb, Vtotal: V, softcap: o.softcap };
-    const local = localTargets(tgt, blk.vb, blk.Vb, o.ignoreIndex);
+  for (const win of vocabWindows(c, bias ?? null, V, D)) {
+    const lp: LogitProblem = { flags, e, c: win.c, bias: win.bias, N, D, V: win.Vw, Vtotal: V, softcap: o.softcap };
+    const local = localTargets(tgt, win.w0, win.Vw, o.ignoreIndex);
     let bounds: BoundsToRecord | null = null;
     if (a.prepareBackward) {
-      const perm = blockOrder(o, C.reshape(e, [N, D]), blk);
-      blockSaved.push(perm);
+      const perm = windowOrder(o, C.reshape(e, [N, D]), win);
+      windowSaved.push(perm);
       if (boundTile) {
-        const tmax = C.full([Math.ceil(N / boundTile) * Math.ceil(blk.Vb / boundTile)], BOUND_KEEP, { backend });
+        const tmax = C.full([Math.ceil(N / boundTile) * Math.ceil(win.Vw / boundTile)], BOUND_KEEP, { backend });
         bounds = { tmax, tile: boundTile, perm, tgt: local };
-        blockSaved.push(tmax);
+        windowSaved.push(tmax);
       }
     }
-    const { S, Vs } = splitsFor(N, blk.Vb, boundTile || 1);
+    const { S, Vs } = splitsFor(N, win.Vw, boundTile || 1);
     const part = C.Tensor.empty([S, N], 'f32', backend);
     C.runVariant<LseProblem>('cce.lse', backend, { ...lp, part, S, Vs, bounds });
     lses.push(combineLse(part, S, N));
-    yt = addTo(yt, C.runMap(targetLogitKernel(flags), C.Tensor.empty([N], 'f32', backend), { ...logitBuffers(lp), tgt: local }, { ...logitUniforms(lp), V: blk.Vb }));
-    if (flags.smoothing) sumy = addTo(sumy, C.runMap(logitSumKernel(flags), C.Tensor.empty([N], 'f32', backend), logitBuffers(lp), { ...logitUniforms(lp), V: blk.Vb }));
+    yt = addTo(yt, C.runMap(targetLogitKernel(flags), C.Tensor.empty([N], 'f32', backend), { ...logitBuffers(lp), tgt: local }, { ...logitUniforms(lp), V: win.Vw }));
+    if (flags.smoothing) sumy = addTo(sumy, C.runMap(logitSumKernel(flags), C.Tensor.empty([N], 'f32', backend), logitBuffers(lp), { ...logitUniforms(lp), V: win.Vw }));
   }
   const lse = lses.length === 1 ? lses[0]! : combineLse(C.concat(lses.map((l) => C.reshape(l, [1, N])), 0), lses.length, N);
   const perToken = C.runMap(tokenLossKernel(flags), C.Tensor.empty([N], 'f32', backend), { lse, yt: yt!, tgt, ...(sumy ? { sumy } : {}) }, {
@@ -184,7 +185,7 @@ function forward(inputs: Tensor[], a: Attrs): { output: Tensor; saved: Tensor[] 
     output = o.reduction === 'sum' ? total : C.div(total, count);
   }
   // Everything else made here is freed when the forward's scope closes; the saved tensors live on.
-  return { output, saved: [lse, tgt, count, ...blockSaved] };
+  return { output, saved: [lse, tgt, count, ...windowSaved] };
 }
 
 /**
@@ -199,7 +200,7 @@ function chunkWidth(N: number, V: number, scratchBytes: number, maxBinding: numb
 
 function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | null)[] {
   const [e, c, , bias] = ctx.inputs as [Tensor, Tensor, Tensor, Tensor | undefined];
-  const [lse, tgt, count, ...blockSaved] = ctx.saved as [Tensor, Tensor, Tensor, ...Tensor[]];
+  const [lse, tgt, count, ...windowSaved] = ctx.saved as [Tensor, Tensor, Tensor, ...Tensor[]];
   const { o, N, D, V, flags, stats, boundTile } = ctx.attrs;
   const backend = e.backend;
   if (N === 0) {
@@ -225,21 +226,21 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
   const mask = C.Tensor.empty([tilesOf(N) * tilesOf(Vc)], 'i32', backend);
   const workspace = new Workspace(backend);
   let first = true;
-  for (const blk of vocabBlocks(c, bias ?? null, V, D)) {
-    const lp: LogitProblem = { flags, e, c: blk.c, bias: blk.bias, N, D, V: blk.Vb, Vtotal: V, softcap: o.softcap };
-    const local = localTargets(tgt, blk.vb, blk.Vb, o.ignoreIndex);
-    // The forward saved this block's order (sorting never crosses a binding; map-only backends, gpu.js,
+  for (const win of vocabWindows(c, bias ?? null, V, D)) {
+    const lp: LogitProblem = { flags, e, c: win.c, bias: win.bias, N, D, V: win.Vw, Vtotal: V, softcap: o.softcap };
+    const local = localTargets(tgt, win.w0, win.Vw, o.ignoreIndex);
+    // The forward saved this window's order (sorting never crosses a binding; map-only backends, gpu.js,
     // write gradients by row position and keep the vocabulary's own order) and its block bounds.
-    const perm = blockSaved.shift()!;
-    const bounds: BlockBounds | null = boundTile ? { tmax: blockSaved.shift()!, tile: boundTile } : null;
+    const perm = windowSaved.shift()!;
+    const bounds: BlockBounds | null = boundTile ? { tmax: windowSaved.shift()!, tile: boundTile } : null;
     if (rankOne) {
-      const part = columnSums(blk.c, blk.Vb, D, backend);
+      const part = columnSums(win.c, win.Vw, D, backend);
       colSum = colSum ? C.add(colSum, part) : part;
     }
-    const dCb = blk.window(dC, D);
-    const dBiasB = dBias ? blk.window(dBias, 1) : null;
-    for (let v0 = 0; v0 < blk.Vb; v0 += Vc) {
-      const w = Math.min(Vc, blk.Vb - v0);
+    const dCb = win.window(dC, D);
+    const dBiasB = dBias ? win.window(dBias, 1) : null;
+    for (let v0 = 0; v0 < win.Vw; v0 += Vc) {
+      const w = Math.min(Vc, win.Vw - v0);
       C.runVariant<GradBlockProblem>('cce.gradBlock', backend, {
         ...lp, perm, lse, tgt: local, h, mask, v0, Vc: w, ignoreIndex: LOCAL_IGNORED,
         smoothing: o.labelSmoothing, zLoss: o.zLoss, filterEps: o.filterEps, bounds,
@@ -250,7 +251,7 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
         used.dispose();
       }
       const common = { h, mask, g, perm, N, D, v0, Vc: w, scratchBytes: o.scratchBytes, workspace };
-      if (ctx.needsGrad[0]) C.runVariant<GradProductProblem>('cce.gradE', backend, { ...common, operand: blk.c, out: dE, accumulate: !first, smooth: null });
+      if (ctx.needsGrad[0]) C.runVariant<GradProductProblem>('cce.gradE', backend, { ...common, operand: win.c, out: dE, accumulate: !first, smooth: null });
       if (ctx.needsGrad[1]) C.runVariant<GradProductProblem>('cce.gradC', backend, { ...common, operand: e, out: dCb, accumulate: false, smooth: smoothC });
       if (dBiasB && ctx.needsGrad[3]) {
         if (mapOnly) C.runMap(gradBiasMapKernel(), dBiasB as Tensor, { h, g }, { N, v0, Vc: w });

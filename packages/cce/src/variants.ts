@@ -191,13 +191,8 @@ C.registerVariant<GradProductProblem>('cce.gradC', {
   },
 });
 
-// Tuned variants: workgroup blocks on the tile engine, where the backend's workgroup memory and
-// invocation limits allow the current engine shape.
-const tiledFits = (backend: Backend, kernel: C.Kernel) => {
-  const caps = backend.capabilities;
-  return !caps.mapOnly && caps.features.has('workgroupMemory')
-    && caps.limits.maxInvocationsPerWorkgroup >= kernel.workgroupSize[0] && caps.limits.maxWorkgroupStorageSize >= C.workgroupBytes(kernel);
-};
+// Tuned variants: workgroup blocks on the tile engine, where the backend can run the kernel of the
+// current engine shape (C.kernelFits: features, invocations, workgroup memory).
 /** Workgroup blocks along a side of n (the backward's engine tile; the forward's in forwardBlocks). */
 const blocks = (n: number) => Math.ceil(n / engineShape('backward').tile);
 const forwardBlocks = (n: number) => Math.ceil(n / engineShape('forward').tile);
@@ -210,7 +205,7 @@ C.registerVariant<LseProblem>('cce.lse', {
   name: 'tiled',
   tuned: true,
   priority: 10,
-  supports: (backend, p) => tiledFits(backend, tiledLseKernel(p.flags, boundsFit(p, 'forward'))) && gridFits(backend, forwardBlocks(p.N), p.S),
+  supports: (backend, p) => C.kernelFits(backend, tiledLseKernel(p.flags, boundsFit(p, 'forward'))) && gridFits(backend, forwardBlocks(p.N), p.S),
   run: (backend, p) => {
     const bounded = boundsFit(p, 'forward');
     const extra: Record<string, C.BufferArg> = bounded ? { perm: p.bounds!.perm, tgt: p.bounds!.tgt, tmax: p.bounds!.tmax } : {};
@@ -223,7 +218,7 @@ C.registerVariant<GradBlockProblem>('cce.gradBlock', {
   name: 'tiled',
   tuned: true,
   priority: 10,
-  supports: (backend, p) => tiledFits(backend, tiledGradBlockKernel(p.flags, boundsFit(p, 'backward'))) && gridFits(backend, blocks(p.Vc), blocks(p.N)),
+  supports: (backend, p) => C.kernelFits(backend, tiledGradBlockKernel(p.flags, boundsFit(p, 'backward'))) && gridFits(backend, blocks(p.Vc), blocks(p.N)),
   run: (backend, p) => {
     const bounded = boundsFit(p, 'backward');
     C.dispatchKernel(backend, tiledGradBlockKernel(p.flags, bounded), {
@@ -240,7 +235,7 @@ C.registerVariant<GradProductProblem>('cce.gradE', {
   name: 'tiled',
   tuned: true,
   priority: 10,
-  supports: (backend, p) => tiledFits(backend, tiledGradEKernel(p.accumulate)) && gridFits(backend, blocks(p.D), blocks(p.N)),
+  supports: (backend, p) => C.kernelFits(backend, tiledGradEKernel(p.accumulate)) && gridFits(backend, blocks(p.D), blocks(p.N)),
   run: (backend, p) => {
     C.dispatchKernel(backend, tiledGradEKernel(p.accumulate), { h: p.h, c: p.operand, g: p.g, perm: p.perm, mask: p.mask, out: p.out },
       { N: p.N, D: p.D, v0: p.v0, Vc: p.Vc }, [blocks(p.D), blocks(p.N), 1]);
@@ -251,7 +246,7 @@ C.registerVariant<GradProductProblem>('cce.gradC', {
   name: 'tiled',
   tuned: true,
   priority: 10,
-  supports: (backend, p) => tiledFits(backend, tiledGradCKernel(!!p.smooth, true)) && gridFits(backend, blocks(p.D), blocks(p.Vc)),
+  supports: (backend, p) => C.kernelFits(backend, tiledGradCKernel(!!p.smooth, true)) && gridFits(backend, blocks(p.D), blocks(p.Vc)),
   run: (backend, p) => {
     // Few vocabulary rows per chunk leave the GPU idle over a long token loop: split the tokens and sum
     // the partial products after, within a partial buffer of at most a quarter of the scratch block.

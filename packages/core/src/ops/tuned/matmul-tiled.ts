@@ -10,6 +10,7 @@
 import type { Backend } from '../../backend.js';
 import { type Ex, type KernelBuilder, type VarRef, defineKernel, f32, i32, vec } from '../../ir/builder.js';
 import type { Kernel } from '../../ir/types.js';
+import { kernelFits } from '../../kernel-checks.js';
 import { dispatchKernel, memoKernel } from '../launch.js';
 import type { MatmulProblem } from '../matmul.js';
 import { registerVariant } from '../variants.js';
@@ -223,17 +224,12 @@ function buildTiled(b: KernelBuilder, c: TileConfig, l: TiledLayout): void {
   }
 }
 
-/** Workgroup memory a configuration needs (the larger padding case). */
-export function tiledSharedBytes(c: TileConfig): number {
-  return 2 * c.BK * (c.BM / 4 + 1) * 16 + 2 * c.BK * (c.BN / 4 + 1) * 16;
-}
+/** The layout that pads both operands' slices: the most workgroup memory a configuration can need. */
+const MOST_PADDED: TiledLayout = { transA: false, transB: true, vecA: false, vecB: false, vecOut: false };
 
-/** Whether `backend` can run configuration `c` at all (features and limits). */
+/** Whether `backend` can run configuration `c` at all, in any layout (features and limits). */
 export function tiledFits(backend: Backend, c: TileConfig): boolean {
-  const caps = backend.capabilities;
-  return !caps.mapOnly && caps.features.has('workgroupMemory')
-    && tileThreads(c) <= caps.limits.maxInvocationsPerWorkgroup
-    && tiledSharedBytes(c) <= caps.limits.maxWorkgroupStorageSize;
+  return tileConfigError(c) === null && kernelFits(backend, tiledMatmulKernel(c, MOST_PADDED));
 }
 
 export function tiledGrid(p: MatmulProblem, c: TileConfig): [number, number, number] {

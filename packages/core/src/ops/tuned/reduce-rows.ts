@@ -12,6 +12,7 @@
 import type { Backend } from '../../backend.js';
 import { type Ex, type KernelBuilder, type SharedRef, defineKernel, f32, i32 } from '../../ir/builder.js';
 import type { Kernel, NumericScalar } from '../../ir/types.js';
+import { kernelFits } from '../../kernel-checks.js';
 import { dispatchKernel, grid1d, lengthOf, memoKernel } from '../launch.js';
 import type { RowReduction } from '../reduce.js';
 import { registerVariant } from '../variants.js';
@@ -104,19 +105,18 @@ export function workgroupReduceKernel(kind: RowReduction['kind'], type: NumericS
 export function workgroupReduceFits(backend: Backend, p: RowReduction, subgroups: boolean): boolean {
   const caps = backend.capabilities;
   const max = caps.limits.maxWorkgroupsPerDimension;
-  if (caps.mapOnly || !caps.features.has('workgroupMemory')) return false;
-  if (REDUCE_THREADS > caps.limits.maxInvocationsPerWorkgroup || REDUCE_THREADS * 4 > caps.limits.maxWorkgroupStorageSize) return false;
+  if (!kernelFits(backend, reduceKernelFor(p, subgroups))) return false;
   if (lengthOf(p.out) > max * max || p.K < 1) return false;
-  if (subgroups) {
-    const sg = caps.subgroupSize;
-    if (!caps.features.has('subgroups') || (sg !== undefined && (REDUCE_THREADS % sg !== 0 || sg > REDUCE_THREADS))) return false;
-  }
-  return true;
+  // The subgroup reduction also needs whole subgroups in its workgroup.
+  const sg = caps.subgroupSize;
+  return !subgroups || sg === undefined || (REDUCE_THREADS % sg === 0 && sg <= REDUCE_THREADS);
 }
 
+const reduceKernelFor = (p: RowReduction, subgroups: boolean) =>
+  workgroupReduceKernel(p.kind, (p.kind === 'logsumexp' ? 'f32' : p.src.dtype) as NumericScalar, subgroups);
+
 export function runWorkgroupReduce(backend: Backend, p: RowReduction, subgroups: boolean): void {
-  const type = (p.kind === 'logsumexp' ? 'f32' : p.src.dtype) as NumericScalar;
-  const kernel = workgroupReduceKernel(p.kind, type, subgroups);
+  const kernel = reduceKernelFor(p, subgroups);
   const rows = lengthOf(p.out);
   dispatchKernel(backend, kernel, { src: p.src, out: p.out }, { K: p.K, rows, scale: p.scale },
     grid1d(rows, 1, backend.capabilities.limits.maxWorkgroupsPerDimension));
