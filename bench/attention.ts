@@ -28,6 +28,8 @@ const args = await C.parseCli({
     // past the pool's cap are destroyed, so whatever runs after it allocates afresh on every pass.
     methods: { type: 'list', of: 'string', choices: METHODS, default: ['tiles', 'rows', 'composed'], placeholder: 'METHODS',
       description: "what to time, in this order: the composed path and the fused op's variants" },
+    'tile-rows': { type: 'enum', choices: ['32', '64'], placeholder: 'ROWS', description: "the tiles variant's rows per workgroup",
+      defaultText: 'by shape: 64 where that still makes 1024 workgroups, else 32' },
     force: { type: 'boolean', description: 'run the default shapes even on a CPU backend or a software adapter (slow)' },
     seed: { type: 'integer', min: 0, default: 1, description: 'seed of q, k, v and the output gradient' },
     backend: C.commonFlags.backend,
@@ -74,7 +76,9 @@ function composed(q: Tensor, k: Tensor, v: Tensor): Tensor {
   const scores = C.add(C.mulScalar(C.matmul(q, k, { transB: true }), 1 / Math.sqrt(dh)), causalMask(T, q.backend));
   return C.matmul(C.softmax(scores, -1), v);
 }
-const attention = (m: Method) => (m === 'composed' ? composed : (q: Tensor, k: Tensor, v: Tensor) => causalAttention(q, k, v, { variant: m as AttentionVariant }));
+const tileRows = args['tile-rows'] ? (Number(args['tile-rows']) as 32 | 64) : undefined;
+const attention = (m: Method) => (m === 'composed' ? composed
+  : (q: Tensor, k: Tensor, v: Tensor) => causalAttention(q, k, v, { variant: m as AttentionVariant, ...(m === 'tiles' && tileRows ? { tileRows } : {}) }));
 
 interface Inputs { q: Tensor; k: Tensor; v: Tensor; g: Tensor }
 const clearGrads = (x: Inputs) => { for (const t of [x.q, x.k, x.v]) { t.grad?.dispose(); t.grad = null; } };
