@@ -2,7 +2,7 @@
 import ndarray from 'ndarray';
 import type { Backend, DType, DeviceBuffer } from './backend.js';
 import { TENSOR_BRAND, trackTensor, untrackTensor } from './memory.js';
-import type { TapeNode } from './autograd/node.js';
+import type { TapeNodeOf } from './autograd/node.js';
 
 class Storage {
   refs = 1;
@@ -25,7 +25,7 @@ export class Tensor {
   /** The accumulated gradient of a leaf (parameters); kept alive outside scopes until zeroed. */
   grad: Tensor | null = null;
   /** The tape node that produced this tensor, when it was recorded. */
-  node: TapeNode | null = null;
+  node: TapeNodeOf<Tensor> | null = null;
   /** Excluded from scope cleanup (see keep()). */
   kept = false;
   name?: string;

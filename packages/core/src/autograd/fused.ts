@@ -7,13 +7,15 @@
 //     backward: (g, { inputs: [x], attrs: { k } }) => [mapElementwise('sq_b', [x, g], 'f32', ([v, gr], [s]) => v.mul(gr).mul(s), [2 * k])],
 //   });
 import type { Tensor } from '../tensor.js';
-import type { FusedOpDefinition } from './node.js';
+import type { FusedBackwardContextOf, FusedOpDefinitionOf } from './node.js';
 import { describeValue } from './describe.js';
 import { noGrad, record } from './record.js';
 import { TENSOR_BRAND, scopeSync } from '../memory.js';
 import { withOpName } from './op-context.js';
 
-export type { FusedBackwardContext, FusedOpDefinition } from './node.js';
+/** What a fused op is given and defines, over this framework's Tensor (see node.ts). */
+export type FusedOpDefinition<A = unknown> = FusedOpDefinitionOf<A, Tensor>;
+export type FusedBackwardContext<A> = FusedBackwardContextOf<A, Tensor>;
 
 const isTensor = (v: unknown): v is Tensor => typeof v === 'object' && v !== null && TENSOR_BRAND in v;
 

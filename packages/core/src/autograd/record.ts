@@ -2,7 +2,11 @@
 // enabled and some input requires one. Kept apart from the tape's walk (tape.ts), which loads the VJP
 // rules and through them the ops: the ops import this file only.
 import type { Tensor } from '../tensor.js';
-import type { OpAttrs, OpName, TapeNode } from './node.js';
+import type { OpAttrsOf, OpName, TapeNodeOf } from './node.js';
+
+/** The tape's node and op attributes over this framework's Tensor. */
+export type TapeNode<K extends OpName = OpName> = TapeNodeOf<Tensor, K>;
+export type OpAttrs = OpAttrsOf<Tensor>;
 
 let gradEnabled = true;
 

@@ -3,9 +3,8 @@
 // no op, so that the ops and the rules (which call ops) do not import each other through this file.
 import type { Tensor } from '../tensor.js';
 import { TENSOR_BRAND, keep, scopeSync } from '../memory.js';
-import type { OpAttrs, TapeNode } from './node.js';
 import { describeValue } from './describe.js';
-import { noGrad } from './record.js';
+import { type OpAttrs, type TapeNode, noGrad } from './record.js';
 import { vjpRules } from './vjp.js';
 import { add, onesLike } from '../ops/api.js';
 

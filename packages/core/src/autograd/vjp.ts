@@ -2,7 +2,8 @@
 // without a rule fails the type check. Rules run under noGrad and return one gradient per input
 // (null where an input has none); backward() checks their shapes.
 import type { Tensor } from '../tensor.js';
-import type { OpAttrs, OpName, TapeNode } from './node.js';
+import type { OpName } from './node.js';
+import type { OpAttrs, TapeNode } from './record.js';
 import {
   broadcastTo, compare, div, gather, geluBackward, mapElementwise, matmul, mean, mul,
   mulScalar, neg, oneHot, pad, permute, pick, reshape, scatterAdd, slice, sum,

@@ -30,13 +30,15 @@ export function tileCols(dh: number, maxBytes: number): number | null {
 }
 
 /**
- * The tile shape for BH heads of T rows: 64 rows a workgroup where that still makes 1024 workgroups or
- * more (each staged row then serves twice the rows: 6.1 against 9.4 ms for B=8 H=12 T=1024 on the H200),
- * else 32 (more workgroups for short sequences: 0.61 against 0.92 ms at B=16 H=4 T=128).
+ * The tile shape for BH heads of T rows of size dh on a backend with these limits (the caller has checked
+ * that tileCols finds one), `rows` when given: else 64 rows a workgroup where that still makes 1024
+ * workgroups or more (each staged row then serves twice the rows: 6.1 against 9.4 ms for B=8 H=12
+ * T=1024 on the H200), 32 otherwise (more workgroups for short sequences: 0.61 against 0.92 ms at B=16
+ * H=4 T=128).
  */
-export function tileShape(BH: number, T: number, cols: number, maxInvocations: number): TileShape {
-  const rows = Math.ceil(T / 64) * BH >= 1024 && maxInvocations >= 64 ? 64 : 32;
-  return { rows, cols };
+export function tileShape(BH: number, T: number, dh: number, limits: C.Limits, rows?: number): TileShape {
+  const byShape = Math.ceil(T / 64) * BH >= 1024 && limits.maxInvocationsPerWorkgroup >= 64 ? 64 : 32;
+  return { rows: rows ?? byShape, cols: tileCols(dh, limits.maxWorkgroupStorageSize)! };
 }
 
 /**

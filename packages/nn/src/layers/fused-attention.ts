@@ -308,8 +308,7 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, opts: CausalAtt
   if (opts.tileRows !== undefined && variant !== 'tiles') fail(`tileRows is an option of the tiles variant, not of ${variant}`);
   if (opts.tileRows !== undefined && opts.tileRows !== 32 && opts.tileRows !== 64) fail(`tileRows must be 32 or 64, got ${opts.tileRows}`);
   if ((opts.tileRows ?? 0) > limits.maxInvocationsPerWorkgroup) fail(`tileRows ${opts.tileRows} exceeds backend '${q.backend.name}''s ${limits.maxInvocationsPerWorkgroup} invocations a workgroup`);
-  const cols = variant === 'tiles' ? tileCols(dh, limits.maxWorkgroupStorageSize)! : 0;
-  const tile = variant === 'tiles' ? { ...tileShape(B * H, T, cols, limits.maxInvocationsPerWorkgroup), ...(opts.tileRows ? { rows: opts.tileRows } : {}) } : { rows: 0, cols: 0 };
+  const tile = variant === 'tiles' ? tileShape(B * H, T, dh, limits, opts.tileRows) : { rows: 0, cols: 0 };
   return attentionOp([q, k, v], { scale, variant, tile, BH: B * H, T, dh });
 }
 
