@@ -5,5 +5,6 @@
 import './matmul-tiled.js';
 import './reduce-rows.js';
 
+export * from './block-product.js';
 export * from './matmul-tiled.js';
 export * from './reduce-rows.js';
