@@ -1,15 +1,15 @@
 // Benchmark: naive cross-entropy (materialised logits) vs CCE (filter off, 'auto', 2^-12), forward and
 // forward+backward, time and peak extra memory, on random and peaky data.
 //   node scripts/run-ts.mjs bench/cce.ts [--quick] [--json] [--backend NAME] [--reps N] [--scratch MiB]
-//     [--shape N,D,V] [--data random,peaky] [--engine 64/4x4|64/8x8|128/8x8] [--methods naive,cce,cce-auto,cce-2^-12]
-//     [--forward-engine SHAPE] [--profile] [--force] [--verbose]      (--help lists every flag)
+//     [--shape N,D,V] [--data random,peaky] [--block 64/4x4|64/8x8|128/8x8] [--methods naive,cce,cce-auto,cce-2^-12]
+//     [--forward-block SHAPE] [--backward-block SHAPE] [--profile] [--force] [--verbose]      (--help lists every flag)
 // --quick: small shapes on every backend available (minutes on a software adapter); otherwise the
 // full shapes on webgpu, refused on a software adapter or a CPU backend (hours) unless --force.
 // --json: only JSON on stdout (progress on stderr). --scratch: CCE's scratch block in MiB; default the
 // op's own, 1/128 of the logits' bytes, at most 8 MiB (packages/cce/src/options.ts).
 import * as C from '@cce/core';
 import type { Backend, Tensor } from '@cce/core';
-import { type CceData, ENGINE_SHAPES, FilterStats, linearCrossEntropy, naiveLinearCrossEntropy, peakyCceData, randomCceData, setEngineShape } from '@cce/cce';
+import { type CceData, BLOCK_SHAPES, FilterStats, linearCrossEntropy, naiveLinearCrossEntropy, peakyCceData, randomCceData, setBlockShape } from '@cce/cce';
 import { loadBackends } from '../examples/backends.js';
 
 const ALL_METHODS = ['naive', 'cce', 'cce-auto', 'cce-2^-12'] as const;
@@ -31,9 +31,10 @@ const args = await C.parseCli({
     reps: { type: 'integer', min: 1, description: 'timed passes after the warm-up pass (median reported)', defaultText: '3, or 2 with --quick' },
     scratch: { type: 'number', min: 0, minExclusive: true, placeholder: 'MiB', description: 'CCE\'s backward scratch block',
       defaultText: '1/128 of the logits\' bytes, at most 8 MiB' },
-    engine: { type: 'enum', choices: Object.keys(ENGINE_SHAPES), placeholder: 'SHAPE', description: 'tile-engine shape (block/invocation outputs[/v4]) of every CCE role',
-      defaultText: '64/8x8/v4 forward, 64/4x4 backward' },
-    'forward-engine': { type: 'enum', choices: Object.keys(ENGINE_SHAPES), placeholder: 'SHAPE', description: 'tile-engine shape of the forward only' },
+    block: { type: 'enum', choices: Object.keys(BLOCK_SHAPES), placeholder: 'SHAPE', description: 'block shape (block side/outputs per invocation) of every CCE role',
+      defaultText: '64/8x8 forward, 64/4x4 backward' },
+    'forward-block': { type: 'enum', choices: Object.keys(BLOCK_SHAPES), placeholder: 'SHAPE', description: 'block shape of the forward only' },
+    'backward-block': { type: 'enum', choices: Object.keys(BLOCK_SHAPES), placeholder: 'SHAPE', description: 'block shape of the backward only' },
     profile: { type: 'boolean', description: 'also print per-kernel GPU time of one forward+backward (webgpu)' },
     force: { type: 'boolean', description: 'run the full shapes even on a software adapter or a CPU backend (hours)' },
     json: C.commonFlags.json,
@@ -52,8 +53,9 @@ const MiB = 2 ** 20;
 type Method = (typeof ALL_METHODS)[number];
 const METHODS: Method[] = args.methods;
 const DATA: ('random' | 'peaky')[] = args.data;
-if (args.engine) setEngineShape(args.engine);
-if (args['forward-engine']) setEngineShape(args['forward-engine'], 'forward');
+if (args.block) setBlockShape(args.block);
+if (args['forward-block']) setBlockShape(args['forward-block'], 'forward');
+if (args['backward-block']) setBlockShape(args['backward-block'], 'backward');
 const filterOf: Record<Exclude<Method, 'naive'>, number | 'auto' | null> = { cce: null, 'cce-auto': 'auto', 'cce-2^-12': 2 ** -12 };
 
 export interface Row {
@@ -238,5 +240,5 @@ for (const name of names) {
   log(`${backend.name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   backend.destroy();
 }
-if (json) console.log(JSON.stringify({ date: new Date().toISOString(), reps, scratchMiB: scratchBytes ? scratchBytes / 2 ** 20 : 'default', engine: args.engine ?? 'default', forwardEngine: args['forward-engine'] ?? args.engine ?? 'default', rows }, null, 2));
+if (json) console.log(JSON.stringify({ date: new Date().toISOString(), reps, scratchMiB: scratchBytes ? scratchBytes / 2 ** 20 : 'default', block: args.block ?? 'default', forwardBlock: args['forward-block'] ?? args.block ?? 'default', backwardBlock: args['backward-block'] ?? args.block ?? 'default', rows }, null, 2));
 else console.log('\n' + table(rows));

@@ -8,7 +8,7 @@ import * as C from '@cce/core';
 import { peakyCceData, randomCceData } from '@cce/cce';
 import { BOUND_KEEP } from '../../packages/cce/src/kernels/common.js';
 import { tiledGradBlockKernel, tiledLseKernel } from '../../packages/cce/src/kernels/tiled.js';
-import { ENGINE_SHAPES } from '../../packages/cce/src/kernels/tile-engine.js';
+import { BLOCK_SHAPES } from '../../packages/cce/src/kernels/block-shapes.js';
 import { FILTER_TILE } from '../../packages/cce/src/kernels/common.js';
 import { requireBackend, webgpuAvailable } from '../webgpu/support.js';
 
@@ -54,10 +54,10 @@ function makeProblem(kind: 'random' | 'peaky', N: number, D: number, V: number, 
 function boundSuite(name: string, getBackend: () => Promise<C.Backend>, shapes: string[]) {
   const s = suite(name);
   for (const shapeName of shapes) {
-    const shape = ENGINE_SHAPES[shapeName]!;
-    const T = shape.tile;
+    const shape = BLOCK_SHAPES[shapeName]!;
+    const T = shape.BM;
     for (const kind of ['random', 'peaky'] as const) {
-      s(`engine ${shapeName}, ${kind} data: bounded forward maxima and bounded gradient blocks`, async () => {
+      s(`block shape ${shapeName}, ${kind} data: bounded forward maxima and bounded gradient blocks`, async () => {
         const backend = await getBackend();
         const [N, D, V] = [T + 37, 29, 3 * T + 45];
         const p = makeProblem(kind, N, D, V, 11);
@@ -101,7 +101,7 @@ function boundSuite(name: string, getBackend: () => Promise<C.Backend>, shapes: 
             const h = C.Tensor.empty([N * Vc], 'f32', backend);
             const mask = C.Tensor.empty([Math.ceil(N / FILTER_TILE) * Math.ceil(Vc / FILTER_TILE)], 'i32', backend);
             C.dispatchKernel(backend, tiledGradBlockKernel(FLAGS, bounded, shape), { e, c, bias, perm, lse, tgt, h, mask, ...(bounded ? { tmax } : {}) },
-              { D, N, V, v0, Vc, ignore: IGNORED, eps: EPS, z_loss: Z_LOSS, ...(bounded ? { bound_cols: cols } : {}) }, grid);
+              { D, N, V, v0, Vc, ignore: IGNORED, eps: EPS, z_loss: Z_LOSS, ...(bounded ? { bound_cols: cols, bound_row0: 0 } : {}) }, grid);
             return Promise.all([h.read(), mask.read()]);
           };
           const [[hb, mb], [hu, mu]] = [await run(true), await run(false)];

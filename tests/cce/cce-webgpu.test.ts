@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as C from '@cce/core';
-import { ENGINE_SHAPES, FilterStats, linearCrossEntropy, naiveLinearCrossEntropy, peakyCceData, setEngineShape, resetEngineShapes, toTensors } from '@cce/cce';
+import { BLOCK_SHAPES, FilterStats, linearCrossEntropy, naiveLinearCrossEntropy, peakyCceData, setBlockShape, resetBlockShapes, toTensors } from '@cce/cce';
 import { cceCriterionSuite } from '../support/cce-criterion.js';
 import { requireBackend, webgpuAvailable } from '../webgpu/support.js';
 
@@ -40,9 +40,9 @@ if (await webgpuAvailable('cce')) {
     });
   });
 
-  // Every tile-engine shape the adapter can run, compiled to WGSL and compared with the f64 naive truth.
-  for (const shape of Object.keys(ENGINE_SHAPES)) {
-    s(`tiled kernels with engine shape ${shape} match the naive path (all options)`, async () => {
+  // Every CCE block shape the adapter can run, compiled to WGSL and compared with the f64 naive truth.
+  for (const shape of Object.keys(BLOCK_SHAPES)) {
+    s(`tiled kernels with block shape ${shape} match the naive path (all options)`, async () => {
       const gpu = await requireBackend();
       const truthBackend = new C.CpuBackend({ precision: 'f64' });
       const [N, D, V] = [70, 37, 261];
@@ -58,14 +58,14 @@ if (await webgpuAvailable('cce')) {
         return [await loss.read(), await e.grad!.read(), await c.grad!.read(), await bias.grad!.read()];
       });
       const want = await run(truthBackend, false);
-      setEngineShape(shape);
+      setBlockShape(shape);
       let got: Awaited<ReturnType<typeof run>>;
       try {
         // Forced, so a shape the adapter cannot run fails here instead of quietly using 'simple'.
         const forced = (i: number): Promise<Awaited<ReturnType<typeof run>>> => (i === OPS.length ? run(gpu, true) : C.withVariant(OPS[i]!, 'tiled', () => forced(i + 1)));
         got = await forced(0);
       } finally {
-        resetEngineShapes();
+        resetBlockShapes();
       }
       want.forEach((w, i) => {
         let scale = 0;

@@ -4,5 +4,5 @@ export * from './naive.js';
 export * from './linear-cross-entropy.js';
 export { sortedPermutation, meanLogits } from './sort.js';
 export * from './synthetic.js';
-export { setEngineShape, resetEngineShapes, ENGINE_SHAPES, type EngineRole } from './kernels/tile-engine.js';
+export { setBlockShape, resetBlockShapes, BLOCK_SHAPES, type BlockRole } from './kernels/block-shapes.js';
 import './register-ops.js';

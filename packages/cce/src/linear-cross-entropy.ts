@@ -5,7 +5,7 @@
 import * as C from '@cce/core';
 import { type Tensor, i32 } from '@cce/core';
 import { type CceFlags, FILTER_TILE } from './kernels/common.js';
-import { engineShape } from './kernels/tile-engine.js';
+import { blockShape } from './kernels/block-shapes.js';
 import { BOUND_KEEP } from './kernels/common.js';
 import {
   effectiveTargetsKernel, gradBiasKernel, gradBiasMapKernel, logitSumKernel, lseCombineKernel, targetLogitKernel, tokenLossKernel, tokenScaleKernel,
@@ -55,25 +55,25 @@ interface Attrs {
   stats?: FilterStats;
   /** A backward will run: the forward orders each vocabulary window and, with `boundTile`, records block bounds. */
   prepareBackward: boolean;
-  /** The engine tile when block bounds are recorded (see kernels/tiled.ts), else 0. */
+  /** The block side when block bounds are recorded (see kernels/tiled.ts), else 0. */
   boundTile: number;
 }
 
 /**
  * Block bounds pay off when the filter is on and a backward will run, on backends with the tuned
  * kernels; under softcap with label smoothing every term carries a dense -ε/V, so nothing is bounded.
- * The forward's and backward's engine blocks must agree (they do for the default shapes).
+ * The forward's and backward's blocks must agree (they do for the default shapes).
  */
 function boundTileFor(o: ResolvedOptions, flags: CceFlags, backend: C.Backend, prepareBackward: boolean): number {
   const useful = prepareBackward && o.filterEps > 0 && !(flags.softcap && flags.smoothing) && !backend.capabilities.mapOnly;
-  const tile = engineShape('forward').tile;
-  return useful && tile === engineShape('backward').tile ? tile : 0;
+  const tile = blockShape('forward').BM;
+  return useful && tile === blockShape('backward').BM ? tile : 0;
 }
 
 /**
  * A window of vocabulary rows [w0, w0 + Vw) whose slice of C fits one storage binding. Small classifiers
  * are one window, bound whole; larger ones are bound as windows (BufferRange) of C, bias and dC. (A
- * "block" in CCE is the tile engine's block of tokens x entries; a "tile" the filter's 32 x 32 tile.)
+ * "block" in CCE is a block product's block of tokens x entries; a "tile" the filter's 32 x 32 tile.)
  */
 interface VocabWindow {
   w0: number;

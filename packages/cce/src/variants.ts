@@ -5,7 +5,7 @@ import type { Backend, Tensor } from '@cce/core';
 import { type CceFlags, FILTER_TILE } from './kernels/common.js';
 import { gradBlockKernel, gradCKernel, gradCMapKernel, gradEKernel, gradEMapKernel, lseSplitKernel, tileMaskKernel } from './kernels/simple.js';
 import { gradCReduceKernel, tiledGradBlockKernel, tiledGradCKernel, tiledGradEKernel, tiledLseKernel } from './kernels/tiled.js';
-import { type EngineRole, engineShape } from './kernels/tile-engine.js';
+import { type BlockRole, blockShape } from './kernels/block-shapes.js';
 
 /** What every logit-recomputing step binds: e [N, D], c [V, D], bias, sizes and option values. */
 export interface LogitProblem {
@@ -32,7 +32,7 @@ export const logitUniforms = (p: LogitProblem) => ({ D: p.D, ...(p.flags.softcap
  */
 export interface BlockBounds {
   tmax: Tensor;
-  /** Token rows and sorted entries per block: the engine tile. */
+  /** Token rows and sorted entries per block: the block side (BM). */
   tile: number;
 }
 
@@ -191,15 +191,15 @@ C.registerVariant<GradProductProblem>('cce.gradC', {
   },
 });
 
-// Tuned variants: workgroup blocks on the tile engine, where the backend can run the kernel of the
-// current engine shape (C.kernelFits: features, invocations, workgroup memory).
-/** Workgroup blocks along a side of n (the backward's engine tile; the forward's in forwardBlocks). */
-const blocks = (n: number) => Math.ceil(n / engineShape('backward').tile);
-const forwardBlocks = (n: number) => Math.ceil(n / engineShape('forward').tile);
+// Tuned variants: workgroup blocks on core's block-product engine, where the backend can run the kernel of the
+// current block shape (C.kernelFits: features, invocations, workgroup memory).
+/** Workgroup blocks along a side of n (the backward's block; the forward's in forwardBlocks). */
+const blocks = (n: number) => Math.ceil(n / blockShape('backward').BM);
+const forwardBlocks = (n: number) => Math.ceil(n / blockShape('forward').BM);
 const gridFits = (backend: Backend, ...dims: number[]) => dims.every((d) => d <= backend.capabilities.limits.maxWorkgroupsPerDimension);
 
-// Bounds are recorded and used only where the engine's block is the bound tile.
-const boundsFit = (p: { bounds: BlockBounds | null }, role: EngineRole) => !!p.bounds && p.bounds.tile === engineShape(role).tile;
+// Bounds are recorded and used only where the block is the bound tile.
+const boundsFit = (p: { bounds: BlockBounds | null }, role: BlockRole) => !!p.bounds && p.bounds.tile === blockShape(role).BM;
 
 C.registerVariant<LseProblem>('cce.lse', {
   name: 'tiled',
@@ -225,7 +225,7 @@ C.registerVariant<GradBlockProblem>('cce.gradBlock', {
       ...logitBuffers(p), perm: p.perm, lse: p.lse, tgt: p.tgt, h: p.h, mask: p.mask, ...(bounded ? { tmax: p.bounds!.tmax } : {}),
     }, {
       ...logitUniforms(p), N: p.N, V: p.Vtotal, v0: p.v0, Vc: p.Vc, ignore: p.ignoreIndex, eps: p.filterEps,
-      ...(bounded ? { bound_cols: Math.ceil(p.V / p.bounds!.tile) } : {}),
+      ...(bounded ? { bound_cols: Math.ceil(p.V / p.bounds!.tile), bound_row0: 0 } : {}),
       ...(p.flags.smoothing ? { smoothing: p.smoothing } : {}), ...(p.flags.zLoss ? { z_loss: p.zLoss } : {}),
     }, [blocks(p.Vc), blocks(p.N), 1]);
   },

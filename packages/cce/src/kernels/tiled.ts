@@ -1,29 +1,54 @@
 // The tuned CCE kernels: the same computations as simple.ts, as workgroup blocks of the products
-// E Cᵀ (forward log-sum-exp, gradient block), h C (dE) and hᵀ E (dC), on the tile engine. Filter tiles
-// (32 x 32) that the mask rules out are skipped slice by slice.
+// E Cᵀ (forward log-sum-exp, gradient block), h C (dE) and hᵀ E (dC), each a set of fetchers and an
+// epilogue on core's block-product engine. Filter tiles (32 x 32) that the mask rules out are skipped
+// slice by slice.
 //
-// Block bounds: a bounded forward walks the vocabulary in sorted order and records, per engine block
-// (TILE tokens x TILE sorted entries), the largest logit in it, or BOUND_KEEP where a token's target
-// lies in it. Since softmax p_iv <= exp(max - lse_i), the backward's gradient block kernel skips the
-// logit recompute of a block whose bound shows every term below filterEps.
-import { type Ex, type Kernel, defineKernel, f32, i32, memoKernel } from '@cce/core';
+// Block bounds: a bounded forward walks the vocabulary in sorted order and records, per block
+// (BM tokens x BM sorted entries), the largest logit in it, or BOUND_KEEP where a token's target lies
+// in it. Since softmax p_iv <= exp(max - lse_i), the backward's gradient block kernel skips the logit
+// recompute of a block whose bound shows every term below filterEps.
+import {
+  type BufferRef, type Ex, type Kernel, type KernelBuilder, type ProductOperand, type TileConfig, createBlockProduct, defineKernel, f32, i32,
+  memoKernel, tileKey, tileThreads,
+} from '@cce/core';
 import { BOUND_KEEP, type CceFlags, FILTER_TILE, MAX_START, capped, declareLogitInputs, flagKey, gradTerm, ignoredTerm, keepsTerm } from './common.js';
-import { type EngineShape, createTileEngine, engineShape, engineThreads, shapeKey } from './tile-engine.js';
+import { blockShape } from './block-shapes.js';
 
-const guard = (ok: Ex, value: () => Ex) => ok.select(value(), f32(0));
+/** Rows of a [rows, width] matrix read along their width (e's token rows, h's rows). */
+function rowsOf(b: KernelBuilder, src: BufferRef, rows: Ex, width: Ex, scale?: (i: Ex) => Ex): ProductOperand {
+  return {
+    along: 'k',
+    row: (i, name) => {
+      const base = b.let(`${name}_base`, i.mul(width));
+      return { ok: b.let(`${name}_ok`, i.lt(rows)), at: (k) => (scale ? src.at(base.add(k)).mul(scale(i)) : src.at(base.add(k))) };
+    },
+  };
+}
 
+/** Rows perm[v0 + j] of c [V, D] for j < count, gathered once per product and read along D. */
+function gatheredRows(b: KernelBuilder, c: BufferRef, perm: BufferRef | null, v0: Ex, count: Ex, D: Ex): ProductOperand {
+  return {
+    along: 'k',
+    row: (j, name) => {
+      const ok = b.let(`${name}_ok`, j.lt(count));
+      const ent = perm ? ok.select(perm.at(v0.add(j)), i32(0)) : v0.add(j);
+      const base = b.let(`${name}_base`, ent.mul(D));
+      return { ok, at: (k) => c.at(base.add(k)) };
+    },
+  };
+}
 
 /**
  * part[s, i] = log Σ exp(y_iv) over vocabulary split s. Workgroup (x, y) = (token block, split): it walks
- * the split's vocabulary tiles keeping an online (max, sum) per owned row, then combines the 16 partial
+ * the split's vocabulary blocks keeping an online (max, sum) per owned row, then combines the partial
  * states of each row through workgroup memory. Bounded: entries are read through perm (Vs a multiple of
- * TILE, so blocks line up with the backward's), and each block's bound goes to tmax[token block, block].
+ * BM, so blocks line up with the backward's), and each block's bound goes to tmax[token block, block].
  */
-export function tiledLseKernel(f: CceFlags, bounded: boolean, shape: EngineShape = engineShape('forward')): Kernel {
-  const side = shape.side;
-  const TILE = shape.tile;
-  const threads = engineThreads(shape);
-  return memoKernel(`cce:tiled_lse:${flagKey(f)}:${bounded}:${shapeKey(shape)}`, () => defineKernel(`cce_tiled_lse${bounded ? '_bounded' : ''}`, { workgroupSize: threads }, (b) => {
+export function tiledLseKernel(f: CceFlags, bounded: boolean, shape: TileConfig = blockShape('forward')): Kernel {
+  const T = tileThreads(shape);
+  const { BM, BN, TN } = shape;
+  const lanes = BN / TN; // invocations sharing each row
+  return memoKernel(`cce:tiled_lse:${flagKey(f)}:${bounded}:${tileKey(shape)}`, () => defineKernel(`cce_tiled_lse${bounded ? '_bounded' : ''}`, { workgroupSize: T }, (b) => {
     const { e, c, bias, D, softcap } = declareLogitInputs(b, f);
     const perm = bounded ? b.input('perm', 'i32') : null;
     const tgt = bounded ? b.input('tgt', 'i32') : null;
@@ -32,33 +57,31 @@ export function tiledLseKernel(f: CceFlags, bounded: boolean, shape: EngineShape
     const N = b.uniform('N', 'i32');
     const V = b.uniform('V', 'i32');
     const Vs = b.uniform('Vs', 'i32');
-    const row0 = b.let('row0', b.workgroupId(0).mul(TILE));
+    const row0 = b.let('row0', b.workgroupId(0).mul(BM));
     const lo = b.let('lo', b.workgroupId(1).mul(Vs));
     const hi = b.let('hi', lo.add(Vs).min(V));
-    const entry = (v: Ex) => (perm ? perm.at(v) : v);
-    const eng = createTileEngine(b,
-      { kContiguous: true, fetch: (i, k) => guard(i.lt(N).and(k.lt(D)), () => e.at(i.mul(D).add(k))) },
-      { kContiguous: true, fetch: (v, k) => guard(v.lt(hi).and(k.lt(D)), () => c.at(entry(v).mul(D).add(k))) }, shape);
-    const mx = eng.localRows.map((_, r) => b.var(`mx${r}`, f32(MAX_START)));
-    const sm = eng.localRows.map((_, r) => b.var(`sm${r}`, f32(0)));
+    const eng = createBlockProduct(b, shape, rowsOf(b, e, N, D), gatheredRows(b, c, perm, i32(0), hi, D));
+    const mx = eng.rows.map((_, r) => b.var(`mx${r}`, f32(MAX_START)));
+    const sm = eng.rows.map((_, r) => b.var(`sm${r}`, f32(0)));
     // Bounded: the owned rows' block-local targets (an entry never equals them for rows past N), this
-    // invocation's block maximum, and workgroup arrays to reduce it.
-    const rowOk = bounded ? eng.localRows.map((lr, r) => b.let(`row_ok${r}`, row0.add(lr).lt(N))) : [];
-    const targets = tgt ? eng.localRows.map((lr, r) => b.let(`t${r}`, rowOk[r]!.select(tgt.at(row0.add(lr).min(N.sub(1))), i32(-3)))) : [];
+    // invocation's block maximum, and a workgroup reduction of it.
+    const rowOk = bounded ? eng.rows.map((lr, r) => b.let(`row_ok${r}`, row0.add(lr).lt(N))) : [];
+    const targets = tgt ? eng.rows.map((lr, r) => b.let(`t${r}`, rowOk[r]!.select(tgt.at(row0.add(lr).min(N.sub(1))), i32(-3)))) : [];
     const bmax = bounded ? b.var('bmax', f32(MAX_START)) : null;
-    // The row-combining arrays of the end also serve the block reductions in the loop (side * tile >= threads).
-    const ms = b.workgroupArray('row_max', 'f32', TILE * side);
-    const ss = b.workgroupArray('row_sum', 'f32', TILE * side);
+    // Row states of every lane (also the block reduction's first stage: BM * lanes >= T), and per-row
+    // maxima (also its second stage's 16 partial maxima).
+    const states = b.workgroupArray('row_states', 'f32', BM * lanes);
+    const rowMax = b.workgroupArray('row_max', 'f32', Math.max(BM, 16));
     b.for('vt', lo, hi, (col0) => {
       eng.zero();
       eng.product(row0, col0, D);
       bmax?.set(f32(MAX_START));
-      eng.localCols.forEach((lc, j) => {
+      eng.cols.forEach((lc, j) => {
         const v = b.let(`v${j}`, col0.add(lc));
         b.if(v.lt(hi), () => {
-          const ent = b.let('ent', entry(v));
-          eng.localRows.forEach((_, r) => {
-            let z: Ex = eng.acc[r]![j]!;
+          const ent = b.let('ent', perm ? perm.at(v) : v);
+          eng.rows.forEach((_, r) => {
+            let z: Ex = eng.acc(r, j);
             if (bias) z = z.add(bias.at(ent));
             const y = b.let('y', softcap ? capped(z, softcap) : z);
             const m2 = b.let('m2', mx[r]!.max(y));
@@ -69,40 +92,40 @@ export function tiledLseKernel(f: CceFlags, bounded: boolean, shape: EngineShape
         });
       });
       if (bmax && tmax) {
-        // Block maximum over the workgroup: side partial maxima of side values each (in row_max), then
-        // one (from row_sum).
-        ms.store(eng.tid, bmax);
+        // Block maximum over the workgroup: 16 partial maxima of T / 16 values each, then one.
+        states.store(eng.tid, bmax);
         b.barrier();
-        b.if(eng.tid.lt(side), () => {
-          const m = b.var('bm', ms.at(eng.tid.mul(side)));
-          b.for('q', 1, side, (q) => m.set(m.max(ms.at(eng.tid.mul(side).add(q)))));
-          ss.store(eng.tid, m);
+        b.if(eng.tid.lt(16), () => {
+          const m = b.var('bm', states.at(eng.tid.mul(T / 16)));
+          b.for('q', 1, T / 16, (q) => m.set(m.max(states.at(eng.tid.mul(T / 16).add(q)))));
+          rowMax.store(eng.tid, m);
         });
         b.barrier();
         b.if(eng.tid.eq(0), () => {
-          const m = b.var('bm', ss.at(0));
-          b.for('q', 1, side, (q) => m.set(m.max(ss.at(q))));
-          const cols = b.let('bound_cols', V.add(TILE - 1).div(TILE));
-          tmax.store(b.workgroupId(0).mul(cols).add(col0.div(TILE)), m);
+          const m = b.var('bm', rowMax.at(0));
+          b.for('q', 1, 16, (q) => m.set(m.max(rowMax.at(q))));
+          const cols = b.let('bound_cols', V.add(BM - 1).div(BM));
+          tmax.store(b.workgroupId(0).mul(cols).add(col0.div(BM)), m);
         });
+        b.barrier();
       }
-    }, TILE);
-    if (bounded) b.barrier(); // the last block reduction reads row_sum
-    // Combine the invocations that share each row: states in workgroup memory, one row per invocation.
-    const tx = b.let('cx', eng.tid.mod(side));
-    eng.localRows.forEach((lr, r) => {
-      ms.store(lr.mul(side).add(tx), mx[r]!);
-      ss.store(lr.mul(side).add(tx), sm[r]!);
+    }, BN);
+    // Combine the lanes that share each row: maxima first, then the sums rescaled to the row maximum.
+    const lane = b.let('lane', eng.tid.mod(lanes));
+    eng.rows.forEach((lr, r) => states.store(lr.mul(lanes).add(lane), mx[r]!));
+    b.barrier();
+    b.if(eng.tid.lt(BM), () => {
+      const m = b.var('m', states.at(eng.tid.mul(lanes)));
+      b.for('q', 1, lanes, (q) => m.set(m.max(states.at(eng.tid.mul(lanes).add(q)))));
+      rowMax.store(eng.tid, m);
     });
     b.barrier();
-    // TILE rows, at least TILE invocations (side * side >= tile for every shape).
-    b.if(eng.tid.lt(TILE).and(row0.add(eng.tid).lt(N)), () => {
-      const base = b.let('cbase', eng.tid.mul(side));
-      const m = b.var('m', ms.at(base));
-      b.for('q', 1, side, (q) => m.set(m.max(ms.at(base.add(q)))));
+    eng.rows.forEach((lr, r) => states.store(lr.mul(lanes).add(lane), sm[r]!.mul(mx[r]!.sub(rowMax.at(lr)).exp())));
+    b.barrier();
+    b.if(eng.tid.lt(BM).and(row0.add(eng.tid).lt(N)), () => {
       const s = b.var('s', f32(0));
-      b.for('q', 0, side, (q) => s.set(s.add(ss.at(base.add(q)).mul(ms.at(base.add(q)).sub(m).exp()))));
-      part.store(b.workgroupId(1).mul(N).add(row0).add(eng.tid), m.add(s.log()));
+      b.for('q', 0, lanes, (q) => s.set(s.add(states.at(eng.tid.mul(lanes).add(q)))));
+      part.store(b.workgroupId(1).mul(N).add(row0).add(eng.tid), rowMax.at(eng.tid).add(s.log()));
     });
   }));
 }
@@ -110,13 +133,14 @@ export function tiledLseKernel(f: CceFlags, bounded: boolean, shape: EngineShape
 /**
  * h[i, j] for the chunk (the gradient term of token i and entry perm[v0 + j]) and the filter mask of the
  * block's 32 x 32 tiles. Workgroup (x, y) = (chunk column block, token block). Bounded (v0 a multiple of
- * TILE): a block whose forward bound shows every term below eps skips its product and writes zeros.
+ * BM): a block whose forward bound shows every term below eps skips its product and writes zeros.
  */
-export function tiledGradBlockKernel(f: CceFlags, bounded: boolean, shape: EngineShape = engineShape('backward')): Kernel {
-  const threads = engineThreads(shape);
-  const TILE = shape.tile;
-  const sub = TILE / FILTER_TILE; // filter tiles per block side
-  return memoKernel(`cce:tiled_grad_block:${flagKey(f)}:${bounded}:${shapeKey(shape)}`, () => defineKernel(`cce_tiled_grad_block${bounded ? '_bounded' : ''}`, { workgroupSize: threads }, (b) => {
+export function tiledGradBlockKernel(f: CceFlags, bounded: boolean, shape: TileConfig = blockShape('backward')): Kernel {
+  const T = tileThreads(shape);
+  const { BM, TM, TN } = shape;
+  const sub = BM / FILTER_TILE; // filter tiles per block side
+  const groups = (TM / 4) * (TN / 4); // an invocation's 4 x 4 groups, each inside one filter tile
+  return memoKernel(`cce:tiled_grad_block:${flagKey(f)}:${bounded}:${tileKey(shape)}`, () => defineKernel(`cce_tiled_grad_block${bounded ? '_bounded' : ''}`, { workgroupSize: T }, (b) => {
     const { e, c, bias, D, softcap } = declareLogitInputs(b, f);
     const perm = b.input('perm', 'i32');
     const lse = b.input('lse', 'f32');
@@ -132,17 +156,17 @@ export function tiledGradBlockKernel(f: CceFlags, bounded: boolean, shape: Engin
     const eps = b.uniform('eps', 'f32');
     const smoothing = f.smoothing ? b.uniform('smoothing', 'f32') : null;
     const zLoss = f.zLoss ? b.uniform('z_loss', 'f32') : null;
-    const col0 = b.let('col0', b.workgroupId(0).mul(TILE));
-    const row0 = b.let('row0', b.workgroupId(1).mul(TILE));
-    const eng = createTileEngine(b,
-      { kContiguous: true, fetch: (i, k) => guard(i.lt(N).and(k.lt(D)), () => e.at(i.mul(D).add(k))) },
-      { kContiguous: true, fetch: (j, k) => guard(j.lt(Vc).and(k.lt(D)), () => c.at(perm.at(v0.add(j)).mul(D).add(k))) }, shape);
+    const col0 = b.let('col0', b.workgroupId(0).mul(BM));
+    const row0 = b.let('row0', b.workgroupId(1).mul(BM));
+    const eng = createBlockProduct(b, shape, rowsOf(b, e, N, D), gatheredRows(b, c, perm, v0, Vc, D));
     // keep: the block may hold a term >= eps (uniform: every invocation reads the same values).
     const keep = tmax ? b.var('keep', i32(0)) : null;
     if (tmax && keep) {
       const cols = b.uniform('bound_cols', 'i32');
-      const bound = b.let('bound', tmax.at(row0.div(TILE).mul(cols).add(v0.add(col0).div(TILE))));
-      b.for('bi', row0, row0.add(TILE).min(N), (i) => {
+      // The chunk's token rows start at block row bound_row0 of the forward's bounds.
+      const boundRow0 = b.uniform('bound_row0', 'i32');
+      const bound = b.let('bound', tmax.at(boundRow0.add(row0.div(BM)).mul(cols).add(v0.add(col0).div(BM))));
+      b.for('bi', row0, row0.add(BM).min(N), (i) => {
         const li = b.let('li', lse.at(i));
         b.if(li.isNan(), () => keep.set(i32(1))); // an ignored token's NaN term too (see ignoredTerm)
         b.if(tgt.at(i).ne(ignore), () => {
@@ -155,41 +179,53 @@ export function tiledGradBlockKernel(f: CceFlags, bounded: boolean, shape: Engin
     } else {
       eng.product(row0, col0, D);
     }
-    // hit[q]: this invocation saw |h| >= eps in filter tile q = sub * (row part) + (column part).
-    const hit = Array.from({ length: sub * sub }, (_, q) => b.var(`hit${q}`, i32(0)));
-    eng.localRows.forEach((lr, r) => {
+    // hit[q]: this invocation saw |h| >= eps in its 4 x 4 group q (rows group q / (TN / 4), columns q % (TN / 4)).
+    const hit = Array.from({ length: groups }, (_, q) => b.var(`hit${q}`, i32(0)));
+    eng.rows.forEach((lr, r) => {
       const i = b.let(`i${r}`, row0.add(lr));
       b.if(i.lt(N), () => {
         const t = b.let('t', tgt.at(i));
         const l = b.let('l', lse.at(i));
-        eng.localCols.forEach((lc, j) => {
+        eng.cols.forEach((lc, j) => {
           const col = b.let('j', col0.add(lc));
           b.if(col.lt(Vc), () => {
             const value = b.var('hv', ignoredTerm(l));
             b.if(keep ? t.ne(ignore).and(keep.ne(0)) : t.ne(ignore), () => {
               const v = b.let('v', perm.at(v0.add(col)));
-              let z: Ex = eng.acc[r]![j]!;
+              let z: Ex = eng.acc(r, j);
               if (bias) z = z.add(bias.at(v));
               const y = b.let('y', softcap ? capped(z, softcap) : z);
               value.set(gradTerm(y, v, { lse: l, target: t, smoothing, zLoss, V, softcap }));
             });
             h.store(i.mul(Vc).add(col), value);
-            const q = sub * Math.floor((r * shape.side) / FILTER_TILE) + Math.floor((j * shape.side) / FILTER_TILE);
+            const q = Math.floor(r / 4) * (TN / 4) + Math.floor(j / 4);
             b.if(keepsTerm(value.abs(), eps), () => hit[q]!.set(i32(1)));
           });
         });
       });
     });
-    const flags = b.workgroupArray('hits', 'i32', sub * sub * threads);
-    hit.forEach((v, q) => flags.store(eng.tid.add(q * threads), v));
+    const flags = b.workgroupArray('hits', 'i32', groups * T);
+    hit.forEach((v, q) => flags.store(eng.tid.add(q * T), v));
     b.barrier();
+    // Filter tile (tr, tc) of the block holds, per invocation row ty, the 4 x 4 groups of rows
+    // [ty * 4 + g * TY * 4, +4) for g = tr * 32 / (TY * 4) and ty in [(tr * 8) % TY, +8); columns alike.
+    const TY = BM / TM;
+    const TX = shape.BN / TN;
     b.if(eng.tid.lt(sub * sub), () => {
       const tilesV = b.let('tiles_v', Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
-      const tb = b.let('tb', row0.div(FILTER_TILE).add(eng.tid.div(sub)));
-      const tv = b.let('tv', col0.div(FILTER_TILE).add(eng.tid.mod(sub)));
+      const tr = b.let('tr', eng.tid.div(sub));
+      const tc = b.let('tc', eng.tid.mod(sub));
+      const tb = b.let('tb', row0.div(FILTER_TILE).add(tr));
+      const tv = b.let('tv', col0.div(FILTER_TILE).add(tc));
       b.if(tb.lt(N.add(FILTER_TILE - 1).div(FILTER_TILE)).and(tv.lt(tilesV)), () => {
         const any = b.var('any', i32(0));
-        const gather = () => b.for('p', 0, threads, (p) => any.set(any.bitOr(flags.at(eng.tid.mul(threads).add(p)))));
+        const q = b.let('q', tr.mul(8).div(TY).mul(TN / 4).add(tc.mul(8).div(TX)));
+        const ty0 = b.let('ty0', tr.mul(8).mod(TY));
+        const tx0 = b.let('tx0', tc.mul(8).mod(TX));
+        const gather = () => b.for('p', 0, 64, (p) => {
+          const inv = b.let('inv', ty0.add(p.div(8)).mul(TX).add(tx0.add(p.mod(8))));
+          any.set(any.bitOr(flags.at(q.mul(T).add(inv))));
+        });
         if (keep) b.if(keep.ne(0), gather); // a skipped block has no hits
         else gather();
         mask.store(tb.mul(tilesV).add(tv), any);
@@ -203,7 +239,7 @@ export function tiledGradBlockKernel(f: CceFlags, bounded: boolean, shape: Engin
  * side, is on (bounds-checked). alongRows: the block side is tokens (mask[b0 + q, k]); otherwise it is
  * the vocabulary (mask[k, b0 + q]).
  */
-function maskAny(b: Parameters<typeof createTileEngine>[0], mask: { at(i: Ex): Ex }, b0: Ex, k: Ex, count: number, tilesB: Ex, tilesV: Ex, alongRows: boolean): Ex {
+function maskAny(b: KernelBuilder, mask: { at(i: Ex): Ex }, b0: Ex, k: Ex, count: number, tilesB: Ex, tilesV: Ex, alongRows: boolean): Ex {
   const at = (tb: Ex, t: Ex) => b.let('mk', tb.lt(tilesB).and(t.lt(tilesV)).select(mask.at(tb.mul(tilesV).add(t).min(tilesB.mul(tilesV).sub(1))), i32(0)));
   let any: Ex = i32(0);
   for (let q = 0; q < count; q++) {
@@ -217,16 +253,16 @@ function maskAny(b: Parameters<typeof createTileEngine>[0], mask: { at(i: Ex): E
  * Whether any filter tile is on between the block's side tiles [b0, b0 + count) and the other side's
  * tiles [kLo, kHi): a uniform test that lets a workgroup skip its whole product (mostly skipped chunks).
  */
-function anyMaskOn(b: Parameters<typeof createTileEngine>[0], mask: { at(i: Ex): Ex }, b0: Ex, kLo: Ex, kHi: Ex, count: number, tilesB: Ex, tilesV: Ex, alongRows: boolean): Ex {
+function anyMaskOn(b: KernelBuilder, mask: { at(i: Ex): Ex }, b0: Ex, kLo: Ex, kHi: Ex, count: number, tilesB: Ex, tilesV: Ex, alongRows: boolean): Ex {
   const on = b.var('any_on', i32(0));
   b.for('kt', kLo, kHi, (k) => b.if(maskAny(b, mask, b0, k, count, tilesB, tilesV, alongRows), () => on.set(i32(1))));
   return on.ne(0);
 }
 
 /** dE[i, d] (+)= g_i Σ_j h[i, j] c[perm[v0 + j], d]. Workgroup (x, y) = (D block, token block). */
-export function tiledGradEKernel(accumulate: boolean, shape: EngineShape = engineShape('backward')): Kernel {
-  const TILE = shape.tile;
-  return memoKernel(`cce:tiled_grad_e:${accumulate}:${shapeKey(shape)}`, () => defineKernel(`cce_tiled_grad_e${accumulate ? '_acc' : ''}`, { workgroupSize: engineThreads(shape) }, (b) => {
+export function tiledGradEKernel(accumulate: boolean, shape: TileConfig = blockShape('backward')): Kernel {
+  const { BM, BN } = shape;
+  return memoKernel(`cce:tiled_grad_e:${accumulate}:${tileKey(shape)}`, () => defineKernel(`cce_tiled_grad_e${accumulate ? '_acc' : ''}`, { workgroupSize: tileThreads(shape) }, (b) => {
     const h = b.input('h', 'f32');
     const c = b.input('c', 'f32');
     const g = b.input('g', 'f32');
@@ -237,27 +273,30 @@ export function tiledGradEKernel(accumulate: boolean, shape: EngineShape = engin
     const D = b.uniform('D', 'i32');
     const v0 = b.uniform('v0', 'i32');
     const Vc = b.uniform('Vc', 'i32');
-    const col0 = b.let('col0', b.workgroupId(0).mul(TILE));
-    const row0 = b.let('row0', b.workgroupId(1).mul(TILE));
+    const col0 = b.let('col0', b.workgroupId(0).mul(BN));
+    const row0 = b.let('row0', b.workgroupId(1).mul(BM));
     const tilesB = b.let('tiles_b', N.add(FILTER_TILE - 1).div(FILTER_TILE));
     const tilesV = b.let('tiles_v', Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
-    const eng = createTileEngine(b,
-      { kContiguous: true, fetch: (i, j) => guard(i.lt(N).and(j.lt(Vc)), () => h.at(i.mul(Vc).add(j))) },
-      { kContiguous: false, fetch: (d, j) => guard(d.lt(D).and(j.lt(Vc)), () => c.at(perm.at(v0.add(j)).mul(D).add(d))) }, shape);
+    // c's columns d, gathered per chunk entry j (k of this product).
+    const cColumns: ProductOperand = {
+      along: 'rows',
+      row: (d, name) => ({ ok: b.let(`${name}_ok`, d.lt(D)), at: (j) => c.at(perm.at(v0.add(j)).mul(D).add(d)) }),
+    };
+    const eng = createBlockProduct(b, shape, rowsOf(b, h, N, Vc), cColumns);
     const tb0 = b.let('tb0', row0.div(FILTER_TILE));
-    const anyOn = b.let('block_on', anyMaskOn(b, mask, tb0, i32(0), tilesV, TILE / FILTER_TILE, tilesB, tilesV, true));
-    b.if(anyOn, () => eng.product(row0, col0, Vc, (k0) => maskAny(b, mask, tb0, k0.div(FILTER_TILE), TILE / FILTER_TILE, tilesB, tilesV, true)));
+    const anyOn = b.let('block_on', anyMaskOn(b, mask, tb0, i32(0), tilesV, BM / FILTER_TILE, tilesB, tilesV, true));
+    b.if(anyOn, () => eng.product(row0, col0, Vc, { active: (k0) => maskAny(b, mask, tb0, k0.div(FILTER_TILE), BM / FILTER_TILE, tilesB, tilesV, true) }));
     // An accumulating pass adds nothing where every tile is off.
     const epilogue = () => {
-      eng.localRows.forEach((lr, r) => {
+      eng.rows.forEach((lr, r) => {
         const i = b.let(`i${r}`, row0.add(lr));
         b.if(i.lt(N), () => {
           const gi = b.let('gi', g.at(i));
-          eng.localCols.forEach((lc, j) => {
+          eng.cols.forEach((lc, j) => {
             const d = b.let('d', col0.add(lc));
             b.if(d.lt(D), () => {
               const idx = b.let('o', i.mul(D).add(d));
-              const delta = eng.acc[r]![j]!.mul(gi);
+              const delta = eng.acc(r, j).mul(gi);
               out.store(idx, accumulate ? out.at(idx).add(delta) : delta);
             });
           });
@@ -274,9 +313,9 @@ export function tiledGradEKernel(accumulate: boolean, shape: EngineShape = engin
  * row block, token split z of `Ns` tokens). With one split it writes dC[perm[v0 + j], d] (+ smooth[d])
  * directly; with several it writes partial[z, j, d] for gradCReduceKernel.
  */
-export function tiledGradCKernel(smoothing: boolean, split: boolean, shape: EngineShape = engineShape('backward')): Kernel {
-  const TILE = shape.tile;
-  return memoKernel(`cce:tiled_grad_c:${smoothing}:${split}:${shapeKey(shape)}`, () => defineKernel(`cce_tiled_grad_c${split ? '_split' : ''}`, { workgroupSize: engineThreads(shape) }, (b) => {
+export function tiledGradCKernel(smoothing: boolean, split: boolean, shape: TileConfig = blockShape('backward')): Kernel {
+  const { BM, BN } = shape;
+  return memoKernel(`cce:tiled_grad_c:${smoothing}:${split}:${tileKey(shape)}`, () => defineKernel(`cce_tiled_grad_c${split ? '_split' : ''}`, { workgroupSize: tileThreads(shape) }, (b) => {
     const h = b.input('h', 'f32');
     const e = b.input('e', 'f32');
     const g = b.input('g', 'f32');
@@ -289,26 +328,33 @@ export function tiledGradCKernel(smoothing: boolean, split: boolean, shape: Engi
     const v0 = b.uniform('v0', 'i32');
     const Vc = b.uniform('Vc', 'i32');
     const Ns = b.uniform('Ns', 'i32');
-    const col0 = b.let('col0', b.workgroupId(0).mul(TILE));
-    const row0 = b.let('row0', b.workgroupId(1).mul(TILE));
+    const col0 = b.let('col0', b.workgroupId(0).mul(BN));
+    const row0 = b.let('row0', b.workgroupId(1).mul(BM));
     const z = b.let('z', b.workgroupId(2));
     const tilesB = b.let('tiles_b', N.add(FILTER_TILE - 1).div(FILTER_TILE));
     const tilesV = b.let('tiles_v', Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
-    const eng = createTileEngine(b,
-      { kContiguous: false, fetch: (j, i) => guard(j.lt(Vc).and(i.lt(N)), () => h.at(i.mul(Vc).add(j)).mul(g.at(i))) },
-      { kContiguous: false, fetch: (d, i) => guard(d.lt(D).and(i.lt(N)), () => e.at(i.mul(D).add(d))) }, shape);
+    // hᵀ scaled by g (chunk entries j, over tokens i), and e's columns d (over tokens i).
+    const scaledH: ProductOperand = {
+      along: 'rows',
+      row: (j, name) => ({ ok: b.let(`${name}_ok`, j.lt(Vc)), at: (i) => h.at(i.mul(Vc).add(j)).mul(g.at(i)) }),
+    };
+    const eColumns: ProductOperand = {
+      along: 'rows',
+      row: (d, name) => ({ ok: b.let(`${name}_ok`, d.lt(D)), at: (i) => e.at(i.mul(D).add(d)) }),
+    };
+    const eng = createBlockProduct(b, shape, scaledH, eColumns);
     const tv0 = b.let('tv0', row0.div(FILTER_TILE));
     const kBegin = b.let('k_begin', z.mul(Ns));
     const kEnd = b.let('k_end', kBegin.add(Ns).min(N));
-    const anyOn = b.let('block_on', anyMaskOn(b, mask, tv0, kBegin.div(FILTER_TILE), kEnd.add(FILTER_TILE - 1).div(FILTER_TILE), TILE / FILTER_TILE, tilesB, tilesV, false));
-    b.if(anyOn, () => eng.product(row0, col0, kEnd, (k0) => maskAny(b, mask, tv0, k0.div(FILTER_TILE), TILE / FILTER_TILE, tilesB, tilesV, false), kBegin));
-    eng.localRows.forEach((lr, r) => {
+    const anyOn = b.let('block_on', anyMaskOn(b, mask, tv0, kBegin.div(FILTER_TILE), kEnd.add(FILTER_TILE - 1).div(FILTER_TILE), BM / FILTER_TILE, tilesB, tilesV, false));
+    b.if(anyOn, () => eng.product(row0, col0, kEnd, { kBegin, active: (k0) => maskAny(b, mask, tv0, k0.div(FILTER_TILE), BM / FILTER_TILE, tilesB, tilesV, false) }));
+    eng.rows.forEach((lr, r) => {
       const j = b.let(`j${r}`, row0.add(lr));
       b.if(j.lt(Vc), () => {
         const rowBase = b.let('rbase', split ? z.mul(Vc).add(j).mul(D) : perm.at(v0.add(j)).mul(D));
-        eng.localCols.forEach((lc, q) => {
+        eng.cols.forEach((lc, q) => {
           const d = b.let('d', col0.add(lc));
-          b.if(d.lt(D), () => out.store(rowBase.add(d), smooth ? eng.acc[r]![q]!.add(smooth.at(d)) : eng.acc[r]![q]!));
+          b.if(d.lt(D), () => out.store(rowBase.add(d), smooth ? eng.acc(r, q).add(smooth.at(d)) : eng.acc(r, q)));
         });
       });
     });
