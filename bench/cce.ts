@@ -32,7 +32,7 @@ const args = await C.parseCli({
     scratch: { type: 'number', min: 0, minExclusive: true, placeholder: 'MiB', description: 'CCE\'s backward scratch block',
       defaultText: '1/128 of the logits\' bytes, at most 8 MiB' },
     block: { type: 'enum', choices: Object.keys(BLOCK_SHAPES), placeholder: 'SHAPE', description: 'block shape (block side/outputs per invocation) of every CCE role',
-      defaultText: '64/8x8 forward, 64/4x4 backward' },
+      defaultText: '128/8x8 forward, 64/4x4 backward' },
     'forward-block': { type: 'enum', choices: Object.keys(BLOCK_SHAPES), placeholder: 'SHAPE', description: 'block shape of the forward only' },
     'backward-block': { type: 'enum', choices: Object.keys(BLOCK_SHAPES), placeholder: 'SHAPE', description: 'block shape of the backward only' },
     profile: { type: 'boolean', description: 'also print per-kernel GPU time of one forward+backward (webgpu)' },

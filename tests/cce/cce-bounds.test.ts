@@ -100,7 +100,7 @@ function boundSuite(name: string, getBackend: () => Promise<C.Backend>, shapes: 
           const run = (bounded: boolean) => {
             const h = C.Tensor.empty([N * Vc], 'f32', backend);
             const mask = C.Tensor.empty([Math.ceil(N / FILTER_TILE) * Math.ceil(Vc / FILTER_TILE)], 'i32', backend);
-            C.dispatchKernel(backend, tiledGradBlockKernel(FLAGS, bounded, shape), { e, c, bias, perm, lse, tgt, h, mask, ...(bounded ? { tmax } : {}) },
+            C.dispatchKernel(backend, tiledGradBlockKernel(FLAGS, bounded ? T : 0, shape), { e, c, bias, perm, lse, tgt, h, mask, ...(bounded ? { tmax } : {}) },
               { D, N, V, v0, Vc, ignore: IGNORED, eps: EPS, z_loss: Z_LOSS, ...(bounded ? { bound_cols: cols, bound_row0: 0 } : {}) }, grid);
             return Promise.all([h.read(), mask.read()]);
           };

@@ -62,12 +62,12 @@ interface Attrs {
 /**
  * Block bounds pay off when the filter is on and a backward will run, on backends with the tuned
  * kernels; under softcap with label smoothing every term carries a dense -ε/V, so nothing is bounded.
- * The forward's and backward's blocks must agree (they do for the default shapes).
+ * The backward's block must divide the forward's, which is the bound tile (it does for the default shapes).
  */
 function boundTileFor(o: ResolvedOptions, flags: CceFlags, backend: C.Backend, prepareBackward: boolean): number {
   const useful = prepareBackward && o.filterEps > 0 && !(flags.softcap && flags.smoothing) && !backend.capabilities.mapOnly;
   const tile = blockShape('forward').BM;
-  return useful && tile === blockShape('backward').BM ? tile : 0;
+  return useful && tile % blockShape('backward').BM === 0 ? tile : 0;
 }
 
 /**
@@ -188,14 +188,22 @@ function forward(inputs: Tensor[], a: Attrs): { output: Tensor; saved: Tensor[] 
   return { output, saved: [lse, tgt, count, ...windowSaved] };
 }
 
+/** Fewest vocabulary entries per chunk for which tall (all-token) chunks keep the dC product busy. */
+const MIN_TALL_WIDTH = 1024;
+
 /**
- * Largest chunk of vocabulary entries (a multiple of `align`, itself a multiple of the filter tile) whose
- * N x Vc scratch fits both the scratch budget and one storage binding; at least one `align`.
+ * The backward's chunk of Nc tokens x Vc vocabulary entries, whose Nc x Vc scratch fits both the scratch
+ * budget and one storage binding. Tall chunks (every token) where the budget holds N x MIN_TALL_WIDTH or
+ * token windows cannot be bound; otherwise square ones, so that the dE (Nc x D) and dC (Vc x D) products
+ * both have blocks enough to fill a GPU. Vc a multiple of `align` (itself a multiple of the filter tile),
+ * Nc of `rowAlign` (the binding-window alignment and the bound tile); at least one of each.
  */
-function chunkWidth(N: number, V: number, scratchBytes: number, maxBinding: number, align: number): number {
-  const budget = Math.min(scratchBytes, maxBinding);
-  const fit = Math.floor(budget / (4 * Math.max(N, 1)) / align) * align;
-  return Math.min(Math.max(fit, align), V);
+function chunkShape(N: number, V: number, scratchBytes: number, maxBinding: number, align: number, rowAlign: number, canWindow: boolean): { Nc: number; Vc: number } {
+  const budget = Math.floor(Math.min(scratchBytes, maxBinding) / 4);
+  const width = (rows: number) => Math.min(Math.max(Math.floor(budget / Math.max(rows, 1) / align) * align, align), V);
+  if (!canWindow || N <= rowAlign || N * Math.min(V, MIN_TALL_WIDTH) <= budget) return { Nc: N, Vc: width(N) };
+  const Nc = Math.min(N, Math.max(rowAlign, Math.floor(Math.sqrt(budget) / rowAlign) * rowAlign));
+  return { Nc, Vc: width(Nc) };
 }
 
 function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | null)[] {
@@ -221,18 +229,27 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
   const dE = C.Tensor.empty([N, D], 'f32', backend);
   const dC = C.Tensor.empty([V, D], 'f32', backend);
   const dBias = bias ? C.Tensor.empty([V], 'f32', backend) : null;
-  const Vc = chunkWidth(N, V, o.scratchBytes, backend.capabilities.limits.maxStorageBufferBindingSize, Math.max(FILTER_TILE, boundTile));
-  const h = C.Tensor.empty([N * Vc], 'f32', backend);
-  const mask = C.Tensor.empty([tilesOf(N) * tilesOf(Vc)], 'i32', backend);
+  // Chunks aligned to the bound tile use the forward's bounds; where one such chunk would not fit a
+  // storage binding, chunks aligned to the filter tile go without them.
+  const maxBinding = backend.capabilities.limits.maxStorageBufferBindingSize;
+  const canWindow = !mapOnly && !!backend.capabilities.bindingRanges;
+  const shapeFor = (tile: number) => chunkShape(N, V, o.scratchBytes, maxBinding, Math.max(FILTER_TILE, tile), Math.max(C.RANGE_ALIGNMENT, tile), canWindow);
+  let { Nc, Vc } = shapeFor(boundTile);
+  const useBounds = boundTile > 0 && 4 * Nc * Vc <= maxBinding;
+  if (!useBounds) ({ Nc, Vc } = shapeFor(0));
+  const h = C.Tensor.empty([Nc * Vc], 'f32', backend);
+  const mask = C.Tensor.empty([tilesOf(Nc) * tilesOf(Vc)], 'i32', backend);
   const workspace = new Workspace(backend);
-  let first = true;
+  // The chunk's token rows [n0, n0 + nc) of a [N, width] tensor: itself, or a binding window of it.
+  const rowsOf = (t: Tensor, width: number, n0: number, nc: number): C.BufferArg => (nc === N ? t : C.bufferRange(t.buffer, n0 * width, nc * width));
+  let firstColumns = true;
   for (const win of vocabWindows(c, bias ?? null, V, D)) {
-    const lp: LogitProblem = { flags, e, c: win.c, bias: win.bias, N, D, V: win.Vw, Vtotal: V, softcap: o.softcap };
     const local = localTargets(tgt, win.w0, win.Vw, o.ignoreIndex);
     // The forward saved this window's order (sorting never crosses a binding; map-only backends, gpu.js,
     // write gradients by row position and keep the vocabulary's own order) and its block bounds.
     const perm = windowSaved.shift()!;
-    const bounds: BlockBounds | null = boundTile ? { tmax: windowSaved.shift()!, tile: boundTile } : null;
+    const tmax = boundTile ? windowSaved.shift()! : null;
+    const bounds: BlockBounds | null = tmax && useBounds ? { tmax, tile: boundTile } : null;
     if (rankOne) {
       const part = columnSums(win.c, win.Vw, D, backend);
       colSum = colSum ? C.add(colSum, part) : part;
@@ -241,23 +258,30 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
     const dBiasB = dBias ? win.window(dBias, 1) : null;
     for (let v0 = 0; v0 < win.Vw; v0 += Vc) {
       const w = Math.min(Vc, win.Vw - v0);
-      C.runVariant<GradBlockProblem>('cce.gradBlock', backend, {
-        ...lp, perm, lse, tgt: local, h, mask, v0, Vc: w, ignoreIndex: LOCAL_IGNORED,
-        smoothing: o.labelSmoothing, zLoss: o.zLoss, filterEps: o.filterEps, bounds,
-      });
-      if (stats) {
-        const used = C.slice(mask, [0], [tilesOf(N) * tilesOf(w)]);
-        stats.add(used, used.size);
-        used.dispose();
+      for (let n0 = 0; n0 < N; n0 += Nc) {
+        const nc = Math.min(Nc, N - n0);
+        const firstRows = n0 === 0;
+        const eRows = rowsOf(e2d, D, n0, nc);
+        const gRows = rowsOf(g, 1, n0, nc);
+        const lp: LogitProblem = { flags, e: eRows, c: win.c, bias: win.bias, N: nc, D, V: win.Vw, Vtotal: V, softcap: o.softcap };
+        C.runVariant<GradBlockProblem>('cce.gradBlock', backend, {
+          ...lp, perm, lse: rowsOf(lse, 1, n0, nc), tgt: rowsOf(local, 1, n0, nc), h, mask, v0, Vc: w, ignoreIndex: LOCAL_IGNORED,
+          smoothing: o.labelSmoothing, zLoss: o.zLoss, filterEps: o.filterEps, bounds, boundRow0: bounds ? n0 / boundTile : 0,
+        });
+        if (stats) {
+          const used = C.slice(mask, [0], [tilesOf(nc) * tilesOf(w)]);
+          stats.add(used, used.size);
+          used.dispose();
+        }
+        const common = { h, mask, g: gRows, perm, N: nc, D, v0, Vc: w, scratchBytes: o.scratchBytes, workspace };
+        if (ctx.needsGrad[0]) C.runVariant<GradProductProblem>('cce.gradE', backend, { ...common, operand: win.c, out: rowsOf(dE, D, n0, nc), accumulate: !firstColumns, smooth: null });
+        if (ctx.needsGrad[1]) C.runVariant<GradProductProblem>('cce.gradC', backend, { ...common, operand: eRows, out: dCb, accumulate: !firstRows, smooth: firstRows ? smoothC : null });
+        if (dBiasB && ctx.needsGrad[3]) {
+          if (mapOnly) C.runMap(gradBiasMapKernel(), dBiasB as Tensor, { h, g }, { N, v0, Vc: w });
+          else dispatchFlat(backend, gradBiasKernel(!firstRows), w, { h, g: gRows, perm, out: dBiasB }, { N: nc, v0, smooth: 0 });
+        }
       }
-      const common = { h, mask, g, perm, N, D, v0, Vc: w, scratchBytes: o.scratchBytes, workspace };
-      if (ctx.needsGrad[0]) C.runVariant<GradProductProblem>('cce.gradE', backend, { ...common, operand: win.c, out: dE, accumulate: !first, smooth: null });
-      if (ctx.needsGrad[1]) C.runVariant<GradProductProblem>('cce.gradC', backend, { ...common, operand: e, out: dCb, accumulate: false, smooth: smoothC });
-      if (dBiasB && ctx.needsGrad[3]) {
-        if (mapOnly) C.runMap(gradBiasMapKernel(), dBiasB as Tensor, { h, g }, { N, v0, Vc: w });
-        else dispatchFlat(backend, gradBiasKernel(), w, { h, g, perm, out: dBiasB }, { N, v0, smooth: 0 });
-      }
-      first = false;
+      firstColumns = false;
     }
   }
   workspace.dispose();

@@ -10,7 +10,8 @@ import { type BlockRole, blockShape } from './kernels/block-shapes.js';
 /** What every logit-recomputing step binds: e [N, D], c [V, D], bias, sizes and option values. */
 export interface LogitProblem {
   flags: CceFlags;
-  e: Tensor;
+  /** The token rows of e: the whole tensor, or a window of it (a chunk's rows). */
+  e: C.BufferArg;
   /** The vocabulary block's rows of c (and bias): the whole tensor, or a window of it. */
   c: C.BufferArg;
   bias: C.BufferArg | null;
@@ -57,8 +58,9 @@ export interface LseProblem extends LogitProblem {
  */
 export interface GradBlockProblem extends LogitProblem {
   perm: Tensor;
-  lse: Tensor;
-  tgt: Tensor;
+  /** lse and tgt of the chunk's token rows. */
+  lse: C.BufferArg;
+  tgt: C.BufferArg;
   h: Tensor;
   mask: Tensor;
   v0: number;
@@ -69,6 +71,8 @@ export interface GradBlockProblem extends LogitProblem {
   filterEps: number;
   /** The forward's block bounds (v0 and Vc then multiples of bounds.tile), or null. */
   bounds: BlockBounds | null;
+  /** The bound block row of the chunk's first token (its rows start at a multiple of bounds.tile). */
+  boundRow0: number;
 }
 
 /**
@@ -98,7 +102,8 @@ export class Workspace {
 export interface GradProductProblem {
   h: Tensor;
   mask: Tensor;
-  g: Tensor;
+  /** g, e (for dC) and dE of the chunk's token rows. */
+  g: C.BufferArg;
   perm: Tensor;
   N: number;
   D: number;
@@ -108,6 +113,7 @@ export interface GradProductProblem {
   operand: C.BufferArg;
   /** dE, or the block's rows of dC. */
   out: C.BufferArg;
+  /** Add to out: dE after the first vocabulary chunk, dC after a chunk's first token rows. */
   accumulate: boolean;
   smooth: Tensor | null;
   /** Bytes a variant may use for partial results (the op's scratch budget), in `workspace`. */
@@ -162,7 +168,7 @@ C.registerVariant<GradProductProblem>('cce.gradC', {
   priority: 0,
   supports: indexedStores,
   run: (backend, p) => {
-    dispatchFlat(backend, gradCKernel(!!p.smooth), p.Vc * p.D,
+    dispatchFlat(backend, gradCKernel(!!p.smooth, p.accumulate), p.Vc * p.D,
       { h: p.h, e: p.operand, g: p.g, perm: p.perm, mask: p.mask, out: p.out, ...(p.smooth ? { smooth: p.smooth } : {}) },
       { N: p.N, D: p.D, v0: p.v0, Vc: p.Vc });
   },
@@ -186,6 +192,8 @@ C.registerVariant<GradProductProblem>('cce.gradC', {
   priority: -10,
   supports: mapOnly,
   run: (_backend, p) => {
+    // The backward gives map-only backends chunks of every token, so dC rows are written once.
+    if (p.accumulate) throw new Error('cce.gradC (map): a chunk of some token rows needs indexed stores');
     C.runMap(gradCMapKernel(!!p.smooth), p.out as Tensor, { h: p.h, e: p.operand, g: p.g, mask: p.mask, ...(p.smooth ? { smooth: p.smooth } : {}) },
       { N: p.N, D: p.D, v0: p.v0, Vc: p.Vc });
   },
@@ -198,8 +206,9 @@ const blocks = (n: number) => Math.ceil(n / blockShape('backward').BM);
 const forwardBlocks = (n: number) => Math.ceil(n / blockShape('forward').BM);
 const gridFits = (backend: Backend, ...dims: number[]) => dims.every((d) => d <= backend.capabilities.limits.maxWorkgroupsPerDimension);
 
-// Bounds are recorded and used only where the block is the bound tile.
-const boundsFit = (p: { bounds: BlockBounds | null }, role: BlockRole) => !!p.bounds && p.bounds.tile === blockShape(role).BM;
+// Bounds are recorded where the forward's block is the bound tile, and used where the backward's block divides it.
+const boundsFit = (p: { bounds: BlockBounds | null }, role: BlockRole) =>
+  !!p.bounds && (role === 'forward' ? p.bounds.tile === blockShape('forward').BM : p.bounds.tile % blockShape('backward').BM === 0);
 
 C.registerVariant<LseProblem>('cce.lse', {
   name: 'tiled',
@@ -218,14 +227,14 @@ C.registerVariant<GradBlockProblem>('cce.gradBlock', {
   name: 'tiled',
   tuned: true,
   priority: 10,
-  supports: (backend, p) => C.kernelFits(backend, tiledGradBlockKernel(p.flags, boundsFit(p, 'backward'))) && gridFits(backend, blocks(p.Vc), blocks(p.N)),
+  supports: (backend, p) => C.kernelFits(backend, tiledGradBlockKernel(p.flags, boundsFit(p, 'backward') ? p.bounds!.tile : 0)) && gridFits(backend, blocks(p.Vc), blocks(p.N)),
   run: (backend, p) => {
     const bounded = boundsFit(p, 'backward');
-    C.dispatchKernel(backend, tiledGradBlockKernel(p.flags, bounded), {
+    C.dispatchKernel(backend, tiledGradBlockKernel(p.flags, bounded ? p.bounds!.tile : 0), {
       ...logitBuffers(p), perm: p.perm, lse: p.lse, tgt: p.tgt, h: p.h, mask: p.mask, ...(bounded ? { tmax: p.bounds!.tmax } : {}),
     }, {
       ...logitUniforms(p), N: p.N, V: p.Vtotal, v0: p.v0, Vc: p.Vc, ignore: p.ignoreIndex, eps: p.filterEps,
-      ...(bounded ? { bound_cols: Math.ceil(p.V / p.bounds!.tile), bound_row0: 0 } : {}),
+      ...(bounded ? { bound_cols: Math.ceil(p.V / p.bounds!.tile), bound_row0: p.boundRow0 } : {}),
       ...(p.flags.smoothing ? { smoothing: p.smoothing } : {}), ...(p.flags.zLoss ? { z_loss: p.zLoss } : {}),
     }, [blocks(p.Vc), blocks(p.N), 1]);
   },
@@ -235,9 +244,9 @@ C.registerVariant<GradProductProblem>('cce.gradE', {
   name: 'tiled',
   tuned: true,
   priority: 10,
-  supports: (backend, p) => C.kernelFits(backend, tiledGradEKernel(p.accumulate)) && gridFits(backend, blocks(p.D), blocks(p.N)),
+  supports: (backend, p) => C.kernelFits(backend, tiledGradEKernel(p.accumulate, p.D % 4 === 0)) && gridFits(backend, blocks(p.D), blocks(p.N)),
   run: (backend, p) => {
-    C.dispatchKernel(backend, tiledGradEKernel(p.accumulate), { h: p.h, c: p.operand, g: p.g, perm: p.perm, mask: p.mask, out: p.out },
+    C.dispatchKernel(backend, tiledGradEKernel(p.accumulate, p.D % 4 === 0), { h: p.h, c: p.operand, g: p.g, perm: p.perm, mask: p.mask, out: p.out },
       { N: p.N, D: p.D, v0: p.v0, Vc: p.Vc }, [blocks(p.D), blocks(p.N), 1]);
   },
 });
@@ -246,7 +255,7 @@ C.registerVariant<GradProductProblem>('cce.gradC', {
   name: 'tiled',
   tuned: true,
   priority: 10,
-  supports: (backend, p) => C.kernelFits(backend, tiledGradCKernel(!!p.smooth, true)) && gridFits(backend, blocks(p.D), blocks(p.Vc)),
+  supports: (backend, p) => C.kernelFits(backend, tiledGradCKernel(false, true, false, p.D % 4 === 0)) && gridFits(backend, blocks(p.D), blocks(p.Vc)),
   run: (backend, p) => {
     // Few vocabulary rows per chunk leave the GPU idle over a long token loop: split the tokens and sum
     // the partial products after, within a partial buffer of at most a quarter of the scratch block.
@@ -259,12 +268,12 @@ C.registerVariant<GradProductProblem>('cce.gradC', {
     const common = { h: p.h, e: p.operand, g: p.g, perm: p.perm, mask: p.mask };
     const uniforms = { N: p.N, D: p.D, v0: p.v0, Vc: p.Vc, Ns };
     if (z === 1) {
-      C.dispatchKernel(backend, tiledGradCKernel(!!p.smooth, false), { ...common, ...smooth, out: p.out }, uniforms, [blocks(p.D), blocks(p.Vc), 1]);
+      C.dispatchKernel(backend, tiledGradCKernel(!!p.smooth, false, p.accumulate, p.D % 4 === 0), { ...common, ...smooth, out: p.out }, uniforms, [blocks(p.D), blocks(p.Vc), 1]);
       return;
     }
     const partial = p.workspace.get(z * p.Vc * p.D);
-    C.dispatchKernel(backend, tiledGradCKernel(!!p.smooth, true), { ...common, out: partial }, uniforms, [blocks(p.D), blocks(p.Vc), z]);
-    dispatchFlat(backend, gradCReduceKernel(!!p.smooth), p.Vc * p.D, { partial, perm: p.perm, ...smooth, out: p.out }, { D: p.D, v0: p.v0, splits: z });
+    C.dispatchKernel(backend, tiledGradCKernel(false, true, false, p.D % 4 === 0), { ...common, out: partial }, uniforms, [blocks(p.D), blocks(p.Vc), z]);
+    dispatchFlat(backend, gradCReduceKernel(!!p.smooth, p.accumulate), p.Vc * p.D, { partial, perm: p.perm, ...smooth, out: p.out }, { D: p.D, v0: p.v0, splits: z });
   },
 });
 

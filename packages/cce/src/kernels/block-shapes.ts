@@ -1,6 +1,6 @@
 // The block-product configurations CCE's tuned kernels are built with (core's engine, ops/tuned), by
 // role: the forward's log-sum-exp, and the backward's gradient block, dE and dC products. Blocks are
-// square, so that a forward's block bounds line up with the backward's gradient blocks, and their
+// square, so that a forward's block bounds cover whole backward gradient blocks, and their
 // rows and columns per invocation group (TY * 4 and TX * 4) are multiples of the 32 x 32 filter tile.
 import type { TileConfig } from '@cce/core';
 
@@ -13,8 +13,12 @@ export const BLOCK_SHAPES: Record<string, TileConfig> = {
 /** The forward's log-sum-exp kernel, or the backward's gradient kernels. */
 export type BlockRole = 'forward' | 'backward';
 
-/** Default shapes, from H200 timings (BENCHMARKS.md); both 64-blocks, so bounds line up. */
-const DEFAULT_SHAPES: Record<BlockRole, string> = { forward: '64/8x8', backward: '64/4x4' };
+/**
+ * Default shapes, from H200 timings (BENCHMARKS.md): the forward's one long product runs fastest on
+ * 128-blocks, the backward's chunk products (a few hundred blocks each) on 64-blocks, which divide the
+ * forward's bound tile.
+ */
+const DEFAULT_SHAPES: Record<BlockRole, string> = { forward: '128/8x8', backward: '64/4x4' };
 const current: Record<BlockRole, TileConfig> = {
   forward: BLOCK_SHAPES[DEFAULT_SHAPES.forward]!,
   backward: BLOCK_SHAPES[DEFAULT_SHAPES.backward]!,

@@ -187,12 +187,13 @@ export function gradEKernel(accumulate: boolean): Kernel {
 }
 
 /**
- * dC[perm[v0 + j], d] = Σ_i g_i h[i, j] e[i, d] (+ smooth[d], label smoothing's rank-one term), skipping
- * masked-out filter tiles. Each vocabulary row belongs to exactly one chunk, so this writes, never adds.
+ * dC[perm[v0 + j], d] (+)= Σ_i g_i h[i, j] e[i, d] (+ smooth[d], label smoothing's rank-one term), skipping
+ * masked-out filter tiles. The chunk's first token rows write; with `accumulate` later ones add, reading
+ * the output they own.
  */
-export function gradCKernel(smoothing: boolean): Kernel {
-  return memoKernel(`cce:grad_c:${smoothing}`, () =>
-    defineKernel('cce_grad_c', { workgroupSize: WG }, (b) => {
+export function gradCKernel(smoothing: boolean, accumulate: boolean): Kernel {
+  return memoKernel(`cce:grad_c:${smoothing}:${accumulate}`, () =>
+    defineKernel(`cce_grad_c${accumulate ? '_acc' : ''}`, { workgroupSize: WG }, (b) => {
       const blk = { h: b.input('h', 'f32'), mask: b.input('mask', 'i32'), Vc: b.uniform('Vc', 'i32') };
       const e = b.input('e', 'f32');
       const g = b.input('g', 'f32');
@@ -205,16 +206,17 @@ export function gradCKernel(smoothing: boolean): Kernel {
       b.indexBelow(b.uniform('count', 'i32'), (idx) => {
         const j = b.let('j', idx.div(D));
         const d = b.let('d', idx.mod(D));
-        const sum = sumOverTokenTiles(b, blk, N, j, (i) => g.at(i).mul(e.at(i.mul(D).add(d))), smooth ? smooth.at(d) : f32(0));
-        out.store(perm.at(v0.add(j)).mul(D).add(d), sum);
+        const o = b.let('o', perm.at(v0.add(j)).mul(D).add(d));
+        const init = accumulate ? out.at(o) : smooth ? smooth.at(d) : f32(0);
+        out.store(o, sumOverTokenTiles(b, blk, N, j, (i) => g.at(i).mul(e.at(i.mul(D).add(d))), init));
       });
     }));
 }
 
-/** dBias[perm[v0 + j]] = Σ_i g_i h[i, j] + smooth (label smoothing's -ε/V Σ_i g_i). */
-export function gradBiasKernel(): Kernel {
-  return memoKernel('cce:grad_bias', () =>
-    defineKernel('cce_grad_bias', { workgroupSize: WG }, (b) => {
+/** dBias[perm[v0 + j]] (+)= Σ_i g_i h[i, j] + smooth (label smoothing's -ε/V Σ_i g_i); adds with `accumulate`. */
+export function gradBiasKernel(accumulate: boolean): Kernel {
+  return memoKernel(`cce:grad_bias:${accumulate}`, () =>
+    defineKernel(`cce_grad_bias${accumulate ? '_acc' : ''}`, { workgroupSize: WG }, (b) => {
       const h = b.input('h', 'f32');
       const g = b.input('g', 'f32');
       const perm = b.input('perm', 'i32');
@@ -224,9 +226,10 @@ export function gradBiasKernel(): Kernel {
       const v0 = b.uniform('v0', 'i32');
       const smooth = b.uniform('smooth', 'f32');
       b.indexBelow(count, (j) => {
-        const acc = b.var('acc', f32(0));
+        const o = b.let('o', perm.at(v0.add(j)));
+        const acc = b.var('acc', accumulate ? out.at(o) : f32(0));
         b.for('i', 0, N, (i) => acc.set(acc.add(g.at(i).mul(h.at(i.mul(count).add(j))))));
-        out.store(perm.at(v0.add(j)), acc.add(smooth));
+        out.store(o, acc.add(smooth));
       });
     }));
 }

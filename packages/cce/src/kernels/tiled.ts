@@ -3,10 +3,11 @@
 // epilogue on core's block-product engine. Filter tiles (32 x 32) that the mask rules out are skipped
 // slice by slice.
 //
-// Block bounds: a bounded forward walks the vocabulary in sorted order and records, per block
-// (BM tokens x BM sorted entries), the largest logit in it, or BOUND_KEEP where a token's target lies
-// in it. Since softmax p_iv <= exp(max - lse_i), the backward's gradient block kernel skips the logit
-// recompute of a block whose bound shows every term below filterEps.
+// Block bounds: a bounded forward walks the vocabulary in sorted order and records, per block of its
+// own (BM tokens x BM sorted entries: the bound tile), the largest logit in it, or BOUND_KEEP where a
+// token's target lies in it. Since softmax p_iv <= exp(max - lse_i), the backward's gradient block
+// kernel skips the logit recompute of a block whose bound shows every term below filterEps; its blocks
+// may be smaller than the bound tile (a divisor of it), whose bound then covers them.
 import {
   type BufferRef, type Ex, type Kernel, type KernelBuilder, type ProductOperand, type TileConfig, createBlockProduct, defineKernel, f32, i32,
   memoKernel, tileKey, tileThreads,
@@ -36,6 +37,18 @@ function gatheredRows(b: KernelBuilder, c: BufferRef, perm: BufferRef | null, v0
       return { ok, at: (k) => c.at(base.add(k)) };
     },
   };
+}
+
+/**
+ * Columns d of rows rowOf(k) of a [rows, D] matrix, over k: read along D, as vec4s where D is a multiple
+ * of 4 (`src` then declared vec4<f32>).
+ */
+function columnsOf(b: KernelBuilder, src: BufferRef, D: Ex, vec4: boolean, rowOf: (k: Ex) => Ex): ProductOperand {
+  if (vec4) {
+    const D4 = b.let('d4', D.div(4));
+    return { along: 'rows', quad: (d, name) => ({ ok: b.let(`${name}_ok`, d.lt(D)), at: (k) => src.at(rowOf(k).mul(D4).add(d.div(4))) }) };
+  }
+  return { along: 'rows', row: (d, name) => ({ ok: b.let(`${name}_ok`, d.lt(D)), at: (k) => src.at(rowOf(k).mul(D).add(d)) }) };
 }
 
 /**
@@ -132,15 +145,18 @@ export function tiledLseKernel(f: CceFlags, bounded: boolean, shape: TileConfig 
 
 /**
  * h[i, j] for the chunk (the gradient term of token i and entry perm[v0 + j]) and the filter mask of the
- * block's 32 x 32 tiles. Workgroup (x, y) = (chunk column block, token block). Bounded (v0 a multiple of
- * BM): a block whose forward bound shows every term below eps skips its product and writes zeros.
+ * block's 32 x 32 tiles. Workgroup (x, y) = (chunk column block, token block). Bounded (boundTile > 0, a
+ * multiple of BM; v0 a multiple of it): a block whose forward bound shows every term below eps skips its
+ * product and writes zeros.
  */
-export function tiledGradBlockKernel(f: CceFlags, bounded: boolean, shape: TileConfig = blockShape('backward')): Kernel {
+export function tiledGradBlockKernel(f: CceFlags, boundTile: number, shape: TileConfig = blockShape('backward')): Kernel {
+  const bounded = boundTile > 0;
+  if (boundTile % shape.BM) throw new Error(`cce gradient block: the bound tile ${boundTile} is not a multiple of the block side ${shape.BM}`);
   const T = tileThreads(shape);
   const { BM, TM, TN } = shape;
   const sub = BM / FILTER_TILE; // filter tiles per block side
   const groups = (TM / 4) * (TN / 4); // an invocation's 4 x 4 groups, each inside one filter tile
-  return memoKernel(`cce:tiled_grad_block:${flagKey(f)}:${bounded}:${tileKey(shape)}`, () => defineKernel(`cce_tiled_grad_block${bounded ? '_bounded' : ''}`, { workgroupSize: T }, (b) => {
+  return memoKernel(`cce:tiled_grad_block:${flagKey(f)}:${boundTile}:${tileKey(shape)}`, () => defineKernel(`cce_tiled_grad_block${bounded ? '_bounded' : ''}`, { workgroupSize: T }, (b) => {
     const { e, c, bias, D, softcap } = declareLogitInputs(b, f);
     const perm = b.input('perm', 'i32');
     const lse = b.input('lse', 'f32');
@@ -165,7 +181,7 @@ export function tiledGradBlockKernel(f: CceFlags, bounded: boolean, shape: TileC
       const cols = b.uniform('bound_cols', 'i32');
       // The chunk's token rows start at block row bound_row0 of the forward's bounds.
       const boundRow0 = b.uniform('bound_row0', 'i32');
-      const bound = b.let('bound', tmax.at(boundRow0.add(row0.div(BM)).mul(cols).add(v0.add(col0).div(BM))));
+      const bound = b.let('bound', tmax.at(boundRow0.add(row0.div(boundTile)).mul(cols).add(v0.add(col0).div(boundTile))));
       b.for('bi', row0, row0.add(BM).min(N), (i) => {
         const li = b.let('li', lse.at(i));
         b.if(li.isNan(), () => keep.set(i32(1))); // an ignored token's NaN term too (see ignoredTerm)
@@ -259,12 +275,15 @@ function anyMaskOn(b: KernelBuilder, mask: { at(i: Ex): Ex }, b0: Ex, kLo: Ex, k
   return on.ne(0);
 }
 
-/** dE[i, d] (+)= g_i Σ_j h[i, j] c[perm[v0 + j], d]. Workgroup (x, y) = (D block, token block). */
-export function tiledGradEKernel(accumulate: boolean, shape: TileConfig = blockShape('backward')): Kernel {
+/**
+ * dE[i, d] (+)= g_i Σ_j h[i, j] c[perm[v0 + j], d]. Workgroup (x, y) = (D block, token block). vec4: c
+ * read as vec4s (D a multiple of 4).
+ */
+export function tiledGradEKernel(accumulate: boolean, vec4: boolean, shape: TileConfig = blockShape('backward')): Kernel {
   const { BM, BN } = shape;
-  return memoKernel(`cce:tiled_grad_e:${accumulate}:${tileKey(shape)}`, () => defineKernel(`cce_tiled_grad_e${accumulate ? '_acc' : ''}`, { workgroupSize: tileThreads(shape) }, (b) => {
+  return memoKernel(`cce:tiled_grad_e:${accumulate}:${vec4}:${tileKey(shape)}`, () => defineKernel(`cce_tiled_grad_e${accumulate ? '_acc' : ''}${vec4 ? '_v4' : ''}`, { workgroupSize: tileThreads(shape) }, (b) => {
     const h = b.input('h', 'f32');
-    const c = b.input('c', 'f32');
+    const c = b.input('c', vec4 ? 'vec4<f32>' : 'f32');
     const g = b.input('g', 'f32');
     const perm = b.input('perm', 'i32');
     const mask = b.input('mask', 'i32');
@@ -278,11 +297,7 @@ export function tiledGradEKernel(accumulate: boolean, shape: TileConfig = blockS
     const tilesB = b.let('tiles_b', N.add(FILTER_TILE - 1).div(FILTER_TILE));
     const tilesV = b.let('tiles_v', Vc.add(FILTER_TILE - 1).div(FILTER_TILE));
     // c's columns d, gathered per chunk entry j (k of this product).
-    const cColumns: ProductOperand = {
-      along: 'rows',
-      row: (d, name) => ({ ok: b.let(`${name}_ok`, d.lt(D)), at: (j) => c.at(perm.at(v0.add(j)).mul(D).add(d)) }),
-    };
-    const eng = createBlockProduct(b, shape, rowsOf(b, h, N, Vc), cColumns);
+    const eng = createBlockProduct(b, shape, rowsOf(b, h, N, Vc), columnsOf(b, c, D, vec4, (j) => perm.at(v0.add(j))));
     const tb0 = b.let('tb0', row0.div(FILTER_TILE));
     const anyOn = b.let('block_on', anyMaskOn(b, mask, tb0, i32(0), tilesV, BM / FILTER_TILE, tilesB, tilesV, true));
     b.if(anyOn, () => eng.product(row0, col0, Vc, { active: (k0) => maskAny(b, mask, tb0, k0.div(FILTER_TILE), BM / FILTER_TILE, tilesB, tilesV, true) }));
@@ -310,18 +325,20 @@ export function tiledGradEKernel(accumulate: boolean, shape: TileConfig = blockS
 
 /**
  * dC rows of the chunk, Σ_i g_i h[i, j] e[i, d], split over tokens: workgroup (x, y, z) = (D block, chunk
- * row block, token split z of `Ns` tokens). With one split it writes dC[perm[v0 + j], d] (+ smooth[d])
- * directly; with several it writes partial[z, j, d] for gradCReduceKernel.
+ * row block, token split z of `Ns` tokens); vec4: e read as vec4s (D a multiple of 4). With one split it writes dC[perm[v0 + j], d] (+ smooth[d]),
+ * or adds to it (`accumulate`: later token rows of the chunk); with several it writes partial[z, j, d]
+ * for gradCReduceKernel.
  */
-export function tiledGradCKernel(smoothing: boolean, split: boolean, shape: TileConfig = blockShape('backward')): Kernel {
+export function tiledGradCKernel(smoothing: boolean, split: boolean, accumulate: boolean, vec4: boolean, shape: TileConfig = blockShape('backward')): Kernel {
   const { BM, BN } = shape;
-  return memoKernel(`cce:tiled_grad_c:${smoothing}:${split}:${tileKey(shape)}`, () => defineKernel(`cce_tiled_grad_c${split ? '_split' : ''}`, { workgroupSize: tileThreads(shape) }, (b) => {
+  const adds = accumulate && !split;
+  return memoKernel(`cce:tiled_grad_c:${smoothing}:${split}:${adds}:${vec4}:${tileKey(shape)}`, () => defineKernel(`cce_tiled_grad_c${split ? '_split' : adds ? '_acc' : ''}${vec4 ? '_v4' : ''}`, { workgroupSize: tileThreads(shape) }, (b) => {
     const h = b.input('h', 'f32');
-    const e = b.input('e', 'f32');
+    const e = b.input('e', vec4 ? 'vec4<f32>' : 'f32');
     const g = b.input('g', 'f32');
     const perm = b.input('perm', 'i32');
     const mask = b.input('mask', 'i32');
-    const smooth = smoothing && !split ? b.input('smooth', 'f32') : null;
+    const smooth = smoothing && !split && !adds ? b.input('smooth', 'f32') : null;
     const out = b.output('out', 'f32');
     const N = b.uniform('N', 'i32');
     const D = b.uniform('D', 'i32');
@@ -338,11 +355,7 @@ export function tiledGradCKernel(smoothing: boolean, split: boolean, shape: Tile
       along: 'rows',
       row: (j, name) => ({ ok: b.let(`${name}_ok`, j.lt(Vc)), at: (i) => h.at(i.mul(Vc).add(j)).mul(g.at(i)) }),
     };
-    const eColumns: ProductOperand = {
-      along: 'rows',
-      row: (d, name) => ({ ok: b.let(`${name}_ok`, d.lt(D)), at: (i) => e.at(i.mul(D).add(d)) }),
-    };
-    const eng = createBlockProduct(b, shape, scaledH, eColumns);
+    const eng = createBlockProduct(b, shape, scaledH, columnsOf(b, e, D, vec4, (i) => i));
     const tv0 = b.let('tv0', row0.div(FILTER_TILE));
     const kBegin = b.let('k_begin', z.mul(Ns));
     const kEnd = b.let('k_end', kBegin.add(Ns).min(N));
@@ -354,28 +367,32 @@ export function tiledGradCKernel(smoothing: boolean, split: boolean, shape: Tile
         const rowBase = b.let('rbase', split ? z.mul(Vc).add(j).mul(D) : perm.at(v0.add(j)).mul(D));
         eng.cols.forEach((lc, q) => {
           const d = b.let('d', col0.add(lc));
-          b.if(d.lt(D), () => out.store(rowBase.add(d), smooth ? eng.acc(r, q).add(smooth.at(d)) : eng.acc(r, q)));
+          b.if(d.lt(D), () => {
+            const o = b.let('o', rowBase.add(d));
+            out.store(o, adds ? out.at(o).add(eng.acc(r, q)) : smooth ? eng.acc(r, q).add(smooth.at(d)) : eng.acc(r, q));
+          });
         });
       });
     });
   }));
 }
 
-/** dC[perm[v0 + j], d] = Σ_z partial[z, j, d] (+ smooth[d]). */
-export function gradCReduceKernel(smoothing: boolean): Kernel {
-  return memoKernel(`cce:grad_c_reduce:${smoothing}`, () => defineKernel('cce_grad_c_reduce', { workgroupSize: 64 }, (b) => {
+/** dC[perm[v0 + j], d] (+)= Σ_z partial[z, j, d] (+ smooth[d]); adds with `accumulate`. */
+export function gradCReduceKernel(smoothing: boolean, accumulate: boolean): Kernel {
+  return memoKernel(`cce:grad_c_reduce:${smoothing}:${accumulate}`, () => defineKernel(`cce_grad_c_reduce${accumulate ? '_acc' : ''}`, { workgroupSize: 64 }, (b) => {
     const partial = b.input('partial', 'f32');
     const perm = b.input('perm', 'i32');
-    const smooth = smoothing ? b.input('smooth', 'f32') : null;
+    const smooth = smoothing && !accumulate ? b.input('smooth', 'f32') : null;
     const out = b.output('out', 'f32');
     const count = b.uniform('count', 'i32');
     const D = b.uniform('D', 'i32');
     const v0 = b.uniform('v0', 'i32');
     const splits = b.uniform('splits', 'i32');
     b.indexBelow(count, (idx) => {
-      const acc = b.var('acc', smooth ? smooth.at(idx.mod(D)) : f32(0));
+      const o = b.let('o', perm.at(v0.add(idx.div(D))).mul(D).add(idx.mod(D)));
+      const acc = b.var('acc', accumulate ? out.at(o) : smooth ? smooth.at(idx.mod(D)) : f32(0));
       b.for('z', 0, splits, (z) => acc.set(acc.add(partial.at(z.mul(count).add(idx)))));
-      out.store(perm.at(v0.add(idx.div(D))).mul(D).add(idx.mod(D)), acc);
+      out.store(o, acc);
     });
   }));
 }

@@ -60,8 +60,11 @@ export interface ProductOperand {
    */
   along: 'k' | 'rows';
   /** Row i (block-relative row0 + local, any value: rows past the operand report !ok). */
-  row(i: Ex, name: string): OperandRow;
-  /** Rows i..i+3 (i a multiple of 4) read as one vec4 (along 'rows' only; all four exist or none). */
+  row?(i: Ex, name: string): OperandRow;
+  /**
+   * Rows i..i+3 (i a multiple of 4) read as one vec4 (along 'rows' only; all four exist or none); the
+   * engine uses it where given, else `row`.
+   */
   quad?(i: Ex, name: string): OperandRow;
 }
 
@@ -100,6 +103,7 @@ const ZERO4 = vec('vec4<f32>', 0, 0, 0, 0);
 export function createBlockProduct(b: KernelBuilder, c: TileConfig, A: ProductOperand, B: ProductOperand, name = 'bp'): BlockProduct {
   const err = tileConfigError(c);
   if (err) throw new Error(`block product ${JSON.stringify(c)}: ${err}`);
+  for (const op of [A, B]) if (!op.row && !(op.quad && op.along === 'rows')) throw new Error(`block product: an operand needs row(), or quad() with along 'rows'`);
   const { BM, BN, BK, TM, TN } = c;
   const TX = BN / TN;
   const TY = BM / TM;
@@ -128,7 +132,7 @@ export function createBlockProduct(b: KernelBuilder, c: TileConfig, A: ProductOp
       const v4 = b.let(`${tag}_v${j}`, op.along === 'k' ? s.div(BK) : s.mod(tileRows / 4));
       const first = b.let(`${tag}_i${j}`, start.add(v4.mul(4)));
       const rowsOf = op.quad ? [op.quad(first, `${tag}${j}`)]
-        : [0, 1, 2, 3].map((r) => op.row(r === 0 ? first : b.let(`${tag}_i${j}_${r}`, first.add(r)), `${tag}${j}_${r}`));
+        : [0, 1, 2, 3].map((r) => op.row!(r === 0 ? first : b.let(`${tag}_i${j}_${r}`, first.add(r)), `${tag}${j}_${r}`));
       return { kk, store: b.let(`${tag}_st${j}`, kk.mul(S).add(v4)), rows: rowsOf };
     });
   };
