@@ -88,22 +88,29 @@ export function tiledLseKernel(f: CceFlags, bounded: boolean, shape: TileConfig 
     b.for('vt', lo, hi, (col0) => {
       eng.zero();
       eng.product(row0, col0, D);
-      bmax?.set(f32(MAX_START));
-      eng.cols.forEach((lc, j) => {
-        const v = b.let(`v${j}`, col0.add(lc));
-        b.if(v.lt(hi), () => {
-          const ent = b.let('ent', perm ? perm.at(v) : v);
-          eng.rows.forEach((_, r) => {
-            let z: Ex = eng.acc(r, j);
-            if (bias) z = z.add(bias.at(ent));
-            const y = b.let('y', softcap ? capped(z, softcap) : z);
-            const m2 = b.let('m2', mx[r]!.max(y));
-            sm[r]!.set(sm[r]!.mul(mx[r]!.sub(m2).exp()).add(y.sub(m2).exp()));
-            mx[r]!.set(m2);
-            if (bmax) b.if(rowOk[r]!, () => bmax.set(bmax.max(ent.eq(targets[r]!).select(f32(BOUND_KEEP), y))));
-          });
-        });
+      // The block's logits of this invocation, then one online step per row for all of them: the row's
+      // new maximum first, so each logit costs one exp.
+      const inside = eng.cols.map((lc, j) => b.let(`in${j}`, col0.add(lc).lt(hi)));
+      const ents = eng.cols.map((lc, j) => (perm || bias ? b.let(`ent${j}`, inside[j]!.select(perm ? perm.at(col0.add(lc)) : col0.add(lc), i32(0))) : null));
+      const ys = eng.rows.map((_, r) => eng.cols.map((__, j) => {
+        let z: Ex = eng.acc(r, j);
+        if (bias) z = z.add(bias.at(ents[j]!));
+        return b.let(`y${r}_${j}`, softcap ? capped(z, softcap) : z);
+      }));
+      eng.rows.forEach((_, r) => {
+        const m2 = b.var('m2', mx[r]!);
+        ys[r]!.forEach((y, j) => m2.set(inside[j]!.select(m2.max(y), m2)));
+        const sum = b.var('sum', sm[r]!.mul(mx[r]!.sub(m2).exp()));
+        ys[r]!.forEach((y, j) => sum.set(sum.add(inside[j]!.select(y.sub(m2).exp(), f32(0)))));
+        sm[r]!.set(sum);
+        mx[r]!.set(m2);
       });
+      if (bmax) {
+        bmax.set(f32(MAX_START));
+        eng.rows.forEach((_, r) => ys[r]!.forEach((y, j) => {
+          bmax.set(inside[j]!.and(rowOk[r]!).select(bmax.max(ents[j]!.eq(targets[r]!).select(f32(BOUND_KEEP), y)), bmax));
+        }));
+      }
       if (bmax && tmax) {
         // Block maximum over the workgroup: 16 partial maxima of T / 16 values each, then one.
         states.store(eng.tid, bmax);
