@@ -15,7 +15,7 @@ async function withAll<T>(variant: string, fn: () => Promise<T>): Promise<T> {
 
 // A small scratch gives several vocabulary chunks; a large one a single chunk with dC split over tokens.
 // Without softcap (with it, label smoothing makes every term dense) the tiled kernels use block bounds.
-for (const variant of ['simple', 'tiled 64/4x4', 'tiled 64/8x8', 'tiled 128/8x8']) {
+for (const variant of ['simple', 'tiled 64/4x4', 'tiled 64/8x8', 'tiled 128/8x8', 'tiled 128/8x8/k16']) {
   for (const [kind, scratchCols, softcap] of [['random', 96, 5], ['peaky', 96, 5], ['random', 4096, 5], ['peaky', 256, 0]] as const) {
     const what = softcap ? 'all options' : 'all options but softcap';
     s(`${variant} kernels, ${kind} data, ${what}, filter 'auto', scratch of ${scratchCols} columns`, async () => {

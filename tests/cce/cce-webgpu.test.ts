@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import * as C from '@cce/core';
 import { BLOCK_SHAPES, FilterStats, linearCrossEntropy, naiveLinearCrossEntropy, peakyCceData, setBlockShape, resetBlockShapes, toTensors } from '@cce/cce';
 import { cceCriterionSuite } from '../support/cce-criterion.js';
+import { tiledLseKernel } from '../../packages/cce/src/kernels/tiled.js';
 import { requireBackend, webgpuAvailable } from '../webgpu/support.js';
 
 const OPS = ['cce.lse', 'cce.gradBlock', 'cce.gradE', 'cce.gradC'];
@@ -44,6 +45,13 @@ if (await webgpuAvailable('cce')) {
   for (const shape of Object.keys(BLOCK_SHAPES)) {
     s(`tiled kernels with block shape ${shape} match the naive path (all options)`, async () => {
       const gpu = await requireBackend();
+      // A shape whose forward kernel needs more than the adapter has (128/8x8/k16 on lavapipe's 32 KiB)
+      // is said and left out here; the reference runs every shape (cce-variants.test.ts).
+      const plain = { bias: false, softcap: false, smoothing: false, zLoss: false };
+      if (!C.kernelFits(gpu, tiledLseKernel(plain, true, BLOCK_SHAPES[shape]!))) {
+        console.log(`    block shape ${shape}: its forward kernel exceeds this adapter's limits (${gpu.capabilities.limits.maxWorkgroupStorageSize} bytes of workgroup memory); not run here`);
+        return;
+      }
       const truthBackend = new C.CpuBackend({ precision: 'f64' });
       const [N, D, V] = [70, 36, 261]; // D a multiple of 4: the vec4 reads of dE and dC (the criterion suite has odd D)
       const data = peakyCceData(N, D, V, 17);

@@ -5,7 +5,6 @@
 import * as C from '@cce/core';
 import { type Tensor, i32 } from '@cce/core';
 import { type CceFlags, FILTER_TILE } from './kernels/common.js';
-import { blockShape } from './kernels/block-shapes.js';
 import { BOUND_KEEP } from './kernels/common.js';
 import {
   effectiveTargetsKernel, gradBiasKernel, gradBiasMapKernel, logitSumKernel, lseCombineKernel, targetLogitKernel, tokenLossKernel, tokenScaleKernel,
@@ -14,7 +13,7 @@ import { type LinearCrossEntropyOptions, type ResolvedOptions, checkShapes, chec
 import { columnSums, identityPermutation, meanLogits, sortedPermutation } from './sort.js';
 import {
   type BlockBounds, type BoundsToRecord, type GradBlockProblem, Workspace, type GradProductProblem, type LogitProblem, type LseProblem,
-  dispatchFlat, logitBuffers, logitUniforms, tilesOf,
+  blockShapeFor, dispatchFlat, logitBuffers, logitUniforms, tilesOf,
 } from './variants.js';
 
 /** Counts filter tiles over backward passes (pass one in the options to collect). */
@@ -66,8 +65,8 @@ interface Attrs {
  */
 function boundTileFor(o: ResolvedOptions, flags: CceFlags, backend: C.Backend, prepareBackward: boolean): number {
   const useful = prepareBackward && o.filterEps > 0 && !(flags.softcap && flags.smoothing) && !backend.capabilities.mapOnly;
-  const tile = blockShape('forward').BM;
-  return useful && tile % blockShape('backward').BM === 0 ? tile : 0;
+  const tile = blockShapeFor(backend, 'forward').BM;
+  return useful && tile % blockShapeFor(backend, 'backward').BM === 0 ? tile : 0;
 }
 
 /**

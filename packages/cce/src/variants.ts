@@ -5,7 +5,7 @@ import type { Backend, Tensor } from '@cce/core';
 import { type CceFlags, FILTER_TILE } from './kernels/common.js';
 import { gradBlockKernel, gradCKernel, gradCMapKernel, gradEKernel, gradEMapKernel, lseSplitKernel, tileMaskKernel } from './kernels/simple.js';
 import { gradCReduceKernel, tiledGradBlockKernel, tiledGradCKernel, tiledGradEKernel, tiledLseKernel } from './kernels/tiled.js';
-import { type BlockRole, blockShape } from './kernels/block-shapes.js';
+import { type BlockRole, blockShapes, blockShapesVersion } from './kernels/block-shapes.js';
 
 /** What every logit-recomputing step binds: e [N, D], c [V, D], bias, sizes and option values. */
 export interface LogitProblem {
@@ -199,27 +199,48 @@ C.registerVariant<GradProductProblem>('cce.gradC', {
   },
 });
 
-// Tuned variants: workgroup blocks on core's block-product engine, where the backend can run the kernel of the
-// current block shape (C.kernelFits: features, invocations, workgroup memory).
-/** Workgroup blocks along a side of n (the backward's block; the forward's in forwardBlocks). */
-const blocks = (n: number) => Math.ceil(n / blockShape('backward').BM);
-const forwardBlocks = (n: number) => Math.ceil(n / blockShape('forward').BM);
+// Tuned variants: workgroup blocks on core's block-product engine, in the first block shape of each role
+// (block-shapes.ts) that the backend can run (C.kernelFits: features, invocations, workgroup memory).
+const PLAIN: CceFlags = { bias: false, softcap: false, smoothing: false, zLoss: false };
+const fitted = new WeakMap<Backend, { version: number; forward: C.TileConfig; backward: C.TileConfig }>();
+
+/** The block shape of a role on this backend: the first that fits, else the last (its variants then step aside). */
+export function blockShapeFor(backend: Backend, role: BlockRole): C.TileConfig {
+  let entry = fitted.get(backend);
+  if (!entry || entry.version !== blockShapesVersion()) {
+    const pick = (shapes: readonly C.TileConfig[], kernel: (s: C.TileConfig) => C.Kernel) => shapes.find((s) => C.kernelFits(backend, kernel(s))) ?? shapes[shapes.length - 1]!;
+    entry = {
+      version: blockShapesVersion(),
+      forward: pick(blockShapes('forward'), (s) => tiledLseKernel(PLAIN, true, s)),
+      backward: pick(blockShapes('backward'), (s) => tiledGradBlockKernel(PLAIN, 0, s)),
+    };
+    fitted.set(backend, entry);
+  }
+  return entry[role];
+}
+
 const gridFits = (backend: Backend, ...dims: number[]) => dims.every((d) => d <= backend.capabilities.limits.maxWorkgroupsPerDimension);
+/** Workgroup blocks of the backward along a side of n. */
+const blocks = (backend: Backend, n: number) => Math.ceil(n / blockShapeFor(backend, 'backward').BM);
 
 // Bounds are recorded where the forward's block is the bound tile, and used where the backward's block divides it.
-const boundsFit = (p: { bounds: BlockBounds | null }, role: BlockRole) =>
-  !!p.bounds && (role === 'forward' ? p.bounds.tile === blockShape('forward').BM : p.bounds.tile % blockShape('backward').BM === 0);
+const boundsFit = (backend: Backend, p: { bounds: BlockBounds | null }, role: BlockRole) =>
+  !!p.bounds && (role === 'forward' ? p.bounds.tile === blockShapeFor(backend, 'forward').BM : p.bounds.tile % blockShapeFor(backend, 'backward').BM === 0);
 
 C.registerVariant<LseProblem>('cce.lse', {
   name: 'tiled',
   tuned: true,
   priority: 10,
-  supports: (backend, p) => C.kernelFits(backend, tiledLseKernel(p.flags, boundsFit(p, 'forward'))) && gridFits(backend, forwardBlocks(p.N), p.S),
+  supports: (backend, p) => {
+    const shape = blockShapeFor(backend, 'forward');
+    return C.kernelFits(backend, tiledLseKernel(p.flags, boundsFit(backend, p, 'forward'), shape)) && gridFits(backend, Math.ceil(p.N / shape.BM), p.S);
+  },
   run: (backend, p) => {
-    const bounded = boundsFit(p, 'forward');
+    const shape = blockShapeFor(backend, 'forward');
+    const bounded = boundsFit(backend, p, 'forward');
     const extra: Record<string, C.BufferArg> = bounded ? { perm: p.bounds!.perm, tgt: p.bounds!.tgt, tmax: p.bounds!.tmax } : {};
-    C.dispatchKernel(backend, tiledLseKernel(p.flags, bounded), { ...logitBuffers(p), ...extra, out: p.part },
-      { ...logitUniforms(p), N: p.N, V: p.V, Vs: p.Vs }, [forwardBlocks(p.N), p.S, 1]);
+    C.dispatchKernel(backend, tiledLseKernel(p.flags, bounded, shape), { ...logitBuffers(p), ...extra, out: p.part },
+      { ...logitUniforms(p), N: p.N, V: p.V, Vs: p.Vs }, [Math.ceil(p.N / shape.BM), p.S, 1]);
   },
 });
 
@@ -227,16 +248,17 @@ C.registerVariant<GradBlockProblem>('cce.gradBlock', {
   name: 'tiled',
   tuned: true,
   priority: 10,
-  supports: (backend, p) => C.kernelFits(backend, tiledGradBlockKernel(p.flags, boundsFit(p, 'backward') ? p.bounds!.tile : 0)) && gridFits(backend, blocks(p.Vc), blocks(p.N)),
+  supports: (backend, p) => C.kernelFits(backend, tiledGradBlockKernel(p.flags, boundsFit(backend, p, 'backward') ? p.bounds!.tile : 0, blockShapeFor(backend, 'backward')))
+    && gridFits(backend, blocks(backend, p.Vc), blocks(backend, p.N)),
   run: (backend, p) => {
-    const bounded = boundsFit(p, 'backward');
-    C.dispatchKernel(backend, tiledGradBlockKernel(p.flags, bounded ? p.bounds!.tile : 0), {
+    const bounded = boundsFit(backend, p, 'backward');
+    C.dispatchKernel(backend, tiledGradBlockKernel(p.flags, bounded ? p.bounds!.tile : 0, blockShapeFor(backend, 'backward')), {
       ...logitBuffers(p), perm: p.perm, lse: p.lse, tgt: p.tgt, h: p.h, mask: p.mask, ...(bounded ? { tmax: p.bounds!.tmax } : {}),
     }, {
       ...logitUniforms(p), N: p.N, V: p.Vtotal, v0: p.v0, Vc: p.Vc, ignore: p.ignoreIndex, eps: p.filterEps,
       ...(bounded ? { bound_cols: Math.ceil(p.V / p.bounds!.tile), bound_row0: p.boundRow0 } : {}),
       ...(p.flags.smoothing ? { smoothing: p.smoothing } : {}), ...(p.flags.zLoss ? { z_loss: p.zLoss } : {}),
-    }, [blocks(p.Vc), blocks(p.N), 1]);
+    }, [blocks(backend, p.Vc), blocks(backend, p.N), 1]);
   },
 });
 
@@ -244,10 +266,11 @@ C.registerVariant<GradProductProblem>('cce.gradE', {
   name: 'tiled',
   tuned: true,
   priority: 10,
-  supports: (backend, p) => C.kernelFits(backend, tiledGradEKernel(p.accumulate, p.D % 4 === 0)) && gridFits(backend, blocks(p.D), blocks(p.N)),
+  supports: (backend, p) => C.kernelFits(backend, tiledGradEKernel(p.accumulate, p.D % 4 === 0, blockShapeFor(backend, 'backward')))
+    && gridFits(backend, blocks(backend, p.D), blocks(backend, p.N)),
   run: (backend, p) => {
-    C.dispatchKernel(backend, tiledGradEKernel(p.accumulate, p.D % 4 === 0), { h: p.h, c: p.operand, g: p.g, perm: p.perm, mask: p.mask, out: p.out },
-      { N: p.N, D: p.D, v0: p.v0, Vc: p.Vc }, [blocks(p.D), blocks(p.N), 1]);
+    C.dispatchKernel(backend, tiledGradEKernel(p.accumulate, p.D % 4 === 0, blockShapeFor(backend, 'backward')),
+      { h: p.h, c: p.operand, g: p.g, perm: p.perm, mask: p.mask, out: p.out }, { N: p.N, D: p.D, v0: p.v0, Vc: p.Vc }, [blocks(backend, p.D), blocks(backend, p.N), 1]);
   },
 });
 
@@ -255,11 +278,13 @@ C.registerVariant<GradProductProblem>('cce.gradC', {
   name: 'tiled',
   tuned: true,
   priority: 10,
-  supports: (backend, p) => C.kernelFits(backend, tiledGradCKernel(false, true, false, p.D % 4 === 0)) && gridFits(backend, blocks(p.D), blocks(p.Vc)),
+  supports: (backend, p) => C.kernelFits(backend, tiledGradCKernel(false, true, false, p.D % 4 === 0, blockShapeFor(backend, 'backward')))
+    && gridFits(backend, blocks(backend, p.D), blocks(backend, p.Vc)),
   run: (backend, p) => {
+    const shape = blockShapeFor(backend, 'backward');
     // Few vocabulary rows per chunk leave the GPU idle over a long token loop: split the tokens and sum
     // the partial products after, within a partial buffer of at most a quarter of the scratch block.
-    const blocksOut = blocks(p.D) * blocks(p.Vc);
+    const blocksOut = blocks(backend, p.D) * blocks(backend, p.Vc);
     const bySize = Math.floor(p.scratchBytes / 4 / (4 * p.Vc * p.D));
     const splits = Math.max(1, Math.min(16, Math.ceil(512 / blocksOut), bySize, Math.ceil(p.N / 64), backend.capabilities.limits.maxWorkgroupsPerDimension));
     const Ns = Math.ceil(Math.ceil(p.N / splits) / FILTER_TILE) * FILTER_TILE;
@@ -268,11 +293,11 @@ C.registerVariant<GradProductProblem>('cce.gradC', {
     const common = { h: p.h, e: p.operand, g: p.g, perm: p.perm, mask: p.mask };
     const uniforms = { N: p.N, D: p.D, v0: p.v0, Vc: p.Vc, Ns };
     if (z === 1) {
-      C.dispatchKernel(backend, tiledGradCKernel(!!p.smooth, false, p.accumulate, p.D % 4 === 0), { ...common, ...smooth, out: p.out }, uniforms, [blocks(p.D), blocks(p.Vc), 1]);
+      C.dispatchKernel(backend, tiledGradCKernel(!!p.smooth, false, p.accumulate, p.D % 4 === 0, shape), { ...common, ...smooth, out: p.out }, uniforms, [blocks(backend, p.D), blocks(backend, p.Vc), 1]);
       return;
     }
     const partial = p.workspace.get(z * p.Vc * p.D);
-    C.dispatchKernel(backend, tiledGradCKernel(false, true, false, p.D % 4 === 0), { ...common, out: partial }, uniforms, [blocks(p.D), blocks(p.Vc), z]);
+    C.dispatchKernel(backend, tiledGradCKernel(false, true, false, p.D % 4 === 0, shape), { ...common, out: partial }, uniforms, [blocks(backend, p.D), blocks(backend, p.Vc), z]);
     dispatchFlat(backend, gradCReduceKernel(!!p.smooth, p.accumulate), p.Vc * p.D, { partial, perm: p.perm, ...smooth, out: p.out }, { D: p.D, v0: p.v0, splits: z });
   },
 });

@@ -13,7 +13,6 @@ import {
   memoKernel, tileKey, tileThreads,
 } from '@cce/core';
 import { BOUND_KEEP, type CceFlags, FILTER_TILE, MAX_START, capped, declareLogitInputs, flagKey, gradTerm, ignoredTerm, keepsTerm } from './common.js';
-import { blockShape } from './block-shapes.js';
 
 /** Rows of a [rows, width] matrix read along their width (e's token rows, h's rows). */
 function rowsOf(b: KernelBuilder, src: BufferRef, rows: Ex, width: Ex, scale?: (i: Ex) => Ex): ProductOperand {
@@ -57,7 +56,7 @@ function columnsOf(b: KernelBuilder, src: BufferRef, D: Ex, vec4: boolean, rowOf
  * states of each row through workgroup memory. Bounded: entries are read through perm (Vs a multiple of
  * BM, so blocks line up with the backward's), and each block's bound goes to tmax[token block, block].
  */
-export function tiledLseKernel(f: CceFlags, bounded: boolean, shape: TileConfig = blockShape('forward')): Kernel {
+export function tiledLseKernel(f: CceFlags, bounded: boolean, shape: TileConfig): Kernel {
   const T = tileThreads(shape);
   const { BM, BN, TN } = shape;
   const lanes = BN / TN; // invocations sharing each row
@@ -156,7 +155,7 @@ export function tiledLseKernel(f: CceFlags, bounded: boolean, shape: TileConfig 
  * multiple of BM; v0 a multiple of it): a block whose forward bound shows every term below eps skips its
  * product and writes zeros.
  */
-export function tiledGradBlockKernel(f: CceFlags, boundTile: number, shape: TileConfig = blockShape('backward')): Kernel {
+export function tiledGradBlockKernel(f: CceFlags, boundTile: number, shape: TileConfig): Kernel {
   const bounded = boundTile > 0;
   if (boundTile % shape.BM) throw new Error(`cce gradient block: the bound tile ${boundTile} is not a multiple of the block side ${shape.BM}`);
   const T = tileThreads(shape);
@@ -286,7 +285,7 @@ function anyMaskOn(b: KernelBuilder, mask: { at(i: Ex): Ex }, b0: Ex, kLo: Ex, k
  * dE[i, d] (+)= g_i Σ_j h[i, j] c[perm[v0 + j], d]. Workgroup (x, y) = (D block, token block). vec4: c
  * read as vec4s (D a multiple of 4).
  */
-export function tiledGradEKernel(accumulate: boolean, vec4: boolean, shape: TileConfig = blockShape('backward')): Kernel {
+export function tiledGradEKernel(accumulate: boolean, vec4: boolean, shape: TileConfig): Kernel {
   const { BM, BN } = shape;
   return memoKernel(`cce:tiled_grad_e:${accumulate}:${vec4}:${tileKey(shape)}`, () => defineKernel(`cce_tiled_grad_e${accumulate ? '_acc' : ''}${vec4 ? '_v4' : ''}`, { workgroupSize: tileThreads(shape) }, (b) => {
     const h = b.input('h', 'f32');
@@ -336,7 +335,7 @@ export function tiledGradEKernel(accumulate: boolean, vec4: boolean, shape: Tile
  * or adds to it (`accumulate`: later token rows of the chunk); with several it writes partial[z, j, d]
  * for gradCReduceKernel.
  */
-export function tiledGradCKernel(smoothing: boolean, split: boolean, accumulate: boolean, vec4: boolean, shape: TileConfig = blockShape('backward')): Kernel {
+export function tiledGradCKernel(smoothing: boolean, split: boolean, accumulate: boolean, vec4: boolean, shape: TileConfig): Kernel {
   const { BM, BN } = shape;
   const adds = accumulate && !split;
   return memoKernel(`cce:tiled_grad_c:${smoothing}:${split}:${adds}:${vec4}:${tileKey(shape)}`, () => defineKernel(`cce_tiled_grad_c${split ? '_split' : adds ? '_acc' : ''}${vec4 ? '_v4' : ''}`, { workgroupSize: tileThreads(shape) }, (b) => {
