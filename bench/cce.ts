@@ -5,7 +5,7 @@
 //     [--forward-block SHAPE] [--backward-block SHAPE] [--profile] [--force] [--verbose]      (--help lists every flag)
 // --quick: small shapes on every backend available (minutes on a software adapter); otherwise the
 // full shapes on webgpu, refused on a software adapter or a CPU backend (hours) unless --force.
-// --json: only JSON on stdout (progress on stderr). --scratch: CCE's scratch block in MiB; default the
+// --json: only JSON on stdout (progress on stderr). --scratch: CCE's scratch in MiB; default the
 // op's own, 1/128 of the logits' bytes, at most 8 MiB (packages/cce/src/options.ts).
 import * as C from '@cce/core';
 import type { Backend, Tensor } from '@cce/core';
@@ -29,10 +29,10 @@ const args = await C.parseCli({
       description: 'synthetic data: random (an untrained model) and/or peaky (a trained model\'s peaky softmax)' },
     methods: { type: 'list', of: 'string', choices: ALL_METHODS, default: ALL_METHODS, placeholder: 'METHODS', description: 'losses to time' },
     reps: { type: 'integer', min: 1, description: 'timed passes after the warm-up pass (median reported)', defaultText: '3, or 2 with --quick' },
-    scratch: { type: 'number', min: 0, minExclusive: true, placeholder: 'MiB', description: 'CCE\'s backward scratch block',
+    scratch: { type: 'number', min: 0, minExclusive: true, placeholder: 'MiB', description: 'CCE\'s backward scratch',
       defaultText: '1/128 of the logits\' bytes, at most 8 MiB' },
     block: { type: 'enum', choices: Object.keys(BLOCK_SHAPES), placeholder: 'SHAPE', description: 'block shape (block side/outputs per invocation) of every CCE role',
-      defaultText: '128/8x8 forward, 64/4x4 backward' },
+      defaultText: 'forward 128/8x8/k16, or the next of 128/8x8 and 64/8x8 that fits the adapter; backward 64/4x4' },
     'forward-block': { type: 'enum', choices: Object.keys(BLOCK_SHAPES), placeholder: 'SHAPE', description: 'block shape of the forward only' },
     'backward-block': { type: 'enum', choices: Object.keys(BLOCK_SHAPES), placeholder: 'SHAPE', description: 'block shape of the backward only' },
     profile: { type: 'boolean', description: 'also print per-kernel GPU time of one forward+backward (webgpu)' },
@@ -45,7 +45,7 @@ const args = await C.parseCli({
 const quick = args.quick;
 const json = args.json;
 const reps = args.reps ?? (quick ? 2 : 3);
-/** CCE's scratch block (bytes); undefined: the op's own default (1/128 of the logits' bytes, at most 8 MiB). */
+/** CCE's scratch (bytes); undefined: the op's own default (1/128 of the logits' bytes, at most 8 MiB). */
 const scratchBytes = args.scratch !== undefined ? args.scratch * 2 ** 20 : undefined;
 const log = C.cliLog(json);
 const MiB = 2 ** 20;

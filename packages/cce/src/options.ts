@@ -31,7 +31,7 @@ export interface LinearCrossEntropyOptions {
   /** Order the vocabulary by mean logit so that skippable entries share tiles (default true). */
   sortVocab?: boolean;
   /**
-   * Bytes of the backward's softmax - onehot scratch block; the dC product may use a quarter as much
+   * Bytes of the backward's softmax - onehot scratch; the dC product may use a quarter as much
    * again for partial sums. Larger blocks mean fewer chunks, so fewer dispatches. Default: 1/128 of the
    * bytes of the logits it stands in for (N V 4), at most 8 MiB (see defaultScratchBytes).
    */
@@ -53,7 +53,7 @@ export interface ResolvedOptions {
 export const AUTO_FILTER_EPS = 2 ** -24;
 
 /**
- * The default scratch block for N tokens and V entries: 1/128 of the logits' bytes, at most 8 MiB. Each
+ * The default scratch for N tokens and V entries: 1/128 of the logits' bytes, at most 8 MiB. Each
  * chunk of the backward costs a few dispatches whatever its size, so the block should be large; the
  * cap keeps the op's extra memory a few MiB at any shape (Gemma 2 2B's logits would give 62 MiB).
  */
@@ -64,7 +64,7 @@ export function defaultScratchBytes(N: number, V: number): number {
 /** Every option name linearCrossEntropy takes (the result and statistics options included). */
 const KNOWN_OPTIONS = new Set(['bias', 'ignoreIndex', 'reduction', 'shift', 'softcap', 'labelSmoothing', 'zLoss', 'filterEps', 'sortVocab', 'scratchBytes', 'returnLse', 'filterStats']);
 
-/** Options with their defaults; `shape` (tokens and vocabulary) sizes the default scratch block. */
+/** Options with their defaults; `shape` (tokens and vocabulary) sizes the default scratch. */
 export function resolveOptions(opts: LinearCrossEntropyOptions, shape: { N: number; V: number } = { N: 1, V: 1 }): ResolvedOptions {
   const unknown = Object.keys(opts).filter((k) => !KNOWN_OPTIONS.has(k));
   if (unknown.length) {

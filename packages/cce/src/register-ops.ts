@@ -1,6 +1,6 @@
 // CCE in core's op registry, so that `pnpm gradcheck` and `pnpm kernels` cover it: the plain loss with
 // ignored targets, and every option at once, at odd sizes (13 tokens, width 9, 37 entries: no multiple
-// of a tile), with a 2 KiB scratch block so the backward walks the vocabulary in several chunks.
+// of a tile), with a 2 KiB scratch so the backward walks the vocabulary in several chunks.
 import { registerOp } from '@cce/core';
 import { linearCrossEntropy } from './linear-cross-entropy.js';
 

@@ -283,7 +283,7 @@ C.registerVariant<GradProductProblem>('cce.gradC', {
   run: (backend, p) => {
     const shape = blockShapeFor(backend, 'backward');
     // Few vocabulary rows per chunk leave the GPU idle over a long token loop: split the tokens and sum
-    // the partial products after, within a partial buffer of at most a quarter of the scratch block.
+    // the partial products after, within a partial buffer of at most a quarter of the scratch.
     const blocksOut = blocks(backend, p.D) * blocks(backend, p.Vc);
     const bySize = Math.floor(p.scratchBytes / 4 / (4 * p.Vc * p.D));
     const splits = Math.max(1, Math.min(16, Math.ceil(512 / blocksOut), bySize, Math.ceil(p.N / 64), backend.capabilities.limits.maxWorkgroupsPerDimension));

@@ -120,7 +120,7 @@ export function tokenScaleKernel(mode: ScaleMode): Kernel {
 
 /**
  * h[i, j] = the filtered gradient term of token i and vocabulary entry perm[v0 + j] (for an ignored
- * token, see ignoredTerm), over a chunk of Vc sorted entries: the scratch block of softmax - onehot.
+ * token, see ignoredTerm), over a chunk of Vc sorted entries: the scratch of softmax - onehot.
  */
 export function gradBlockKernel(f: CceFlags): Kernel {
   return memoKernel(`cce:grad_block:${flagKey(f)}`, () =>

@@ -118,7 +118,7 @@ export class GPT extends Module {
     if (dim % heads !== 0) throw new RangeError(`GPT: dim ${dim} is not a multiple of heads ${heads}`);
     this.config = { ...config, dropout: config.dropout ?? 0 };
     // A training step pays ~40 us of host time per dispatch, so the loss takes fewer, larger ones than
-    // CCE's defaults: a 16 MiB scratch block (its backward walks the vocabulary in chunks of that size,
+    // CCE's defaults: a 16 MiB scratch (its backward walks the vocabulary in chunks of that size,
     // a few dispatches each; the default is at most 8 MiB) and no vocabulary sort (136 bitonic passes
     // at vocabulary 50304, which bought no GPU time here). bench/train-step.ts on the H200, tiny:
     // 1247 dispatches and 65 ms a step with the defaults, 655 and 27 ms with these.
