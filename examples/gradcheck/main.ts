@@ -68,4 +68,6 @@ if (args.json) {
   }
   log(`${rows.length - failed.length} checks passed, ${failed.length} failed (${ops.length} ops on ${['cpu:f64 (central differences)', ...backends.map((b) => b.name)].join(', ')})`);
 }
+// Writes to a pipe are asynchronous, and exit() drops what is still queued: let the table drain first.
+await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
 process.exit(failed.length ? 1 : 0);
