@@ -1,4 +1,4 @@
-// Block bounds (kernels/tiled.ts): the bounded forward's per-block logit maxima against a host
+// Block bounds (kernels/tiled-forward.ts, tiled-backward.ts): the bounded forward's per-block logit maxima against a host
 // computation in f64, and the bounded gradient-block kernel against the unbounded one: the same filter
 // mask, the same terms in kept blocks, zeros in skipped blocks (whose terms are all below eps), and on
 // peaky data some blocks really skipped. On the f32 reference and on webgpu (lavapipe in CI), at odd sizes.
@@ -7,7 +7,8 @@ import * as assert from 'uvu/assert';
 import * as C from '@cce/core';
 import { peakyCceData, randomCceData } from '@cce/cce';
 import { BOUND_KEEP } from '../../packages/cce/src/kernels/common.js';
-import { tiledGradBlockKernel, tiledLseKernel } from '../../packages/cce/src/kernels/tiled.js';
+import { tiledGradBlockKernel } from '../../packages/cce/src/kernels/tiled-backward.js';
+import { tiledLseKernel } from '../../packages/cce/src/kernels/tiled-forward.js';
 import { BLOCK_SHAPES } from '../../packages/cce/src/kernels/block-shapes.js';
 import { FILTER_TILE } from '../../packages/cce/src/kernels/common.js';
 import { requireBackend, webgpuAvailable } from '../webgpu/support.js';

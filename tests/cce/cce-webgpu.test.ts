@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import * as C from '@cce/core';
 import { BLOCK_SHAPES, FilterStats, linearCrossEntropy, naiveLinearCrossEntropy, peakyCceData, setBlockShape, resetBlockShapes, toTensors } from '@cce/cce';
 import { cceCriterionSuite } from '../support/cce-criterion.js';
-import { tiledLseKernel } from '../../packages/cce/src/kernels/tiled.js';
+import { tiledLseKernel } from '../../packages/cce/src/kernels/tiled-forward.js';
 import { requireBackend, webgpuAvailable } from '../webgpu/support.js';
 
 const OPS = ['cce.lse', 'cce.gradBlock', 'cce.gradE', 'cce.gradC'];

@@ -54,7 +54,7 @@ interface Attrs {
   stats?: FilterStats;
   /** A backward will run: the forward orders each vocabulary window and, with `boundTile`, records block bounds. */
   prepareBackward: boolean;
-  /** The block side when block bounds are recorded (see kernels/tiled.ts), else 0. */
+  /** The block side when block bounds are recorded (see kernels/tiled-forward.ts), else 0. */
   boundTile: number;
 }
 

@@ -4,7 +4,8 @@ import * as C from '@cce/core';
 import type { Backend, Tensor } from '@cce/core';
 import { type CceFlags, FILTER_TILE } from './kernels/common.js';
 import { gradBlockKernel, gradCKernel, gradCMapKernel, gradEKernel, gradEMapKernel, lseSplitKernel, tileMaskKernel } from './kernels/simple.js';
-import { gradCReduceKernel, tiledGradBlockKernel, tiledGradCKernel, tiledGradEKernel, tiledLseKernel } from './kernels/tiled.js';
+import { gradCReduceKernel, tiledGradBlockKernel, tiledGradCKernel, tiledGradEKernel } from './kernels/tiled-backward.js';
+import { tiledLseKernel } from './kernels/tiled-forward.js';
 import { type BlockRole, blockShapes, blockShapesVersion } from './kernels/block-shapes.js';
 
 /** What every logit-recomputing step binds: e [N, D], c [V, D], bias, sizes and option values. */
@@ -28,7 +29,7 @@ export const logitBuffers = (p: LogitProblem) => ({ e: p.e, c: p.c, ...(p.bias ?
 export const logitUniforms = (p: LogitProblem) => ({ D: p.D, ...(p.flags.softcap ? { softcap: p.softcap } : {}) });
 
 /**
- * Block bounds (see kernels/tiled.ts): tmax [ceil(N / tile), ceil(V / tile)], prefilled with BOUND_KEEP,
+ * Block bounds (see kernels/tiled-forward.ts): tmax [ceil(N / tile), ceil(V / tile)], prefilled with BOUND_KEEP,
  * so that a forward variant that records none leaves every block kept.
  */
 export interface BlockBounds {
