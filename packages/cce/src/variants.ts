@@ -6,7 +6,7 @@ import { type CceFlags, FILTER_TILE } from './kernels/common.js';
 import { gradBlockKernel, gradCKernel, gradCMapKernel, gradEKernel, gradEMapKernel, lseSplitKernel, tileMaskKernel } from './kernels/simple.js';
 import { gradCReduceKernel, tiledGradBlockKernel, tiledGradCKernel, tiledGradEKernel } from './kernels/tiled-backward.js';
 import { tiledLseKernel } from './kernels/tiled-forward.js';
-import { type BlockRole, blockShapes, blockShapesVersion } from './kernels/block-shapes.js';
+import { type BlockRole, blockShapes } from './kernels/block-shapes.js';
 
 /** What every logit-recomputing step binds: e [N, D], c [V, D], bias, sizes and option values. */
 export interface LogitProblem {
@@ -203,15 +203,16 @@ C.registerVariant<GradProductProblem>('cce.gradC', {
 // Tuned variants: workgroup blocks on core's block-product engine, in the first block shape of each role
 // (block-shapes.ts) that the backend can run (C.kernelFits: features, invocations, workgroup memory).
 const PLAIN: CceFlags = { bias: false, softcap: false, smoothing: false, zLoss: false };
-const fitted = new WeakMap<Backend, { version: number; forward: C.TileConfig; backward: C.TileConfig }>();
+/** Per backend, the shape lists a choice was made from (a set shape replaces them) and the choice. */
+const fitted = new WeakMap<Backend, { from: (readonly C.TileConfig[])[]; forward: C.TileConfig; backward: C.TileConfig }>();
 
 /** The block shape of a role on this backend: the first that fits, else the last (its variants then step aside). */
 export function blockShapeFor(backend: Backend, role: BlockRole): C.TileConfig {
   let entry = fitted.get(backend);
-  if (!entry || entry.version !== blockShapesVersion()) {
+  if (!entry || entry.from[0] !== blockShapes('forward') || entry.from[1] !== blockShapes('backward')) {
     const pick = (shapes: readonly C.TileConfig[], kernel: (s: C.TileConfig) => C.Kernel) => shapes.find((s) => C.kernelFits(backend, kernel(s))) ?? shapes[shapes.length - 1]!;
     entry = {
-      version: blockShapesVersion(),
+      from: [blockShapes('forward'), blockShapes('backward')],
       forward: pick(blockShapes('forward'), (s) => tiledLseKernel(PLAIN, true, s)),
       backward: pick(blockShapes('backward'), (s) => tiledGradBlockKernel(PLAIN, 0, s)),
     };

@@ -22,23 +22,19 @@ export type BlockRole = 'forward' | 'backward';
  */
 const DEFAULT_SHAPES: Record<BlockRole, string[]> = { forward: ['128/8x8/k16', '128/8x8', '64/8x8'], backward: ['64/4x4'] };
 const current: Record<BlockRole, TileConfig[]> = { forward: [], backward: [] };
-let version = 0;
 
 /** The block shape new CCE kernels use, for one role or both (the benchmark and tests compare them). */
 export function setBlockShape(name: string, role?: BlockRole): void {
   const shape = BLOCK_SHAPES[name];
   if (!shape) throw new Error(`unknown CCE block shape '${name}' (have ${Object.keys(BLOCK_SHAPES).join(', ')})`);
   for (const r of role ? [role] : (['forward', 'backward'] as const)) current[r] = [shape];
-  version++;
 }
 
 /** Back to the default shapes. */
 export function resetBlockShapes(): void {
   for (const r of ['forward', 'backward'] as const) current[r] = DEFAULT_SHAPES[r].map((n) => BLOCK_SHAPES[n]!);
-  version++;
 }
 resetBlockShapes();
 
-/** The shapes of a role by preference (one, once set), and a counter that changes when they do. */
+/** The shapes of a role by preference (one, once set); a new array whenever they change. */
 export const blockShapes = (role: BlockRole): readonly TileConfig[] => current[role];
-export const blockShapesVersion = (): number => version;

@@ -12,10 +12,7 @@
 // bounds) and reads element k inside the slice loop. A per-slice predicate (uniform across the
 // workgroup) skips the loads and multiply-adds of slices a filter rules out. The caller's epilogue reads
 // the accumulators through `rows`, `cols` and `acc`. Barriers sit in uniform control flow only.
-import type { Backend } from '../../backend.js';
 import { type Ex, type KernelBuilder, type VarRef, f32, i32, vec } from '../../ir/builder.js';
-import type { Kernel } from '../../ir/types.js';
-import { kernelFits } from '../../kernel-checks.js';
 
 export interface TileConfig {
   /** Block rows (of A) and columns (rows of B) per workgroup. */
@@ -38,11 +35,6 @@ export function tileConfigError(c: TileConfig): string | null {
   if (c.BM % c.TM || c.BN % c.TN) return 'BM and BN must be multiples of TM and TN';
   if (((c.BK * c.BM) / 4) % T || ((c.BK * c.BN) / 4) % T) return `BK*BM/4 and BK*BN/4 must be multiples of the ${T} invocations`;
   return null;
-}
-
-/** Whether `backend` can run `kernel`, a kernel built on configuration `c` (a well-formed one). */
-export function blockProductFits(backend: Backend, c: TileConfig, kernel: Kernel): boolean {
-  return tileConfigError(c) === null && kernelFits(backend, kernel);
 }
 
 /** One row of an operand, prepared once per product. */

@@ -8,7 +8,8 @@ import type { Kernel } from '../../ir/types.js';
 import { dispatchKernel, memoKernel } from '../launch.js';
 import type { MatmulProblem } from '../matmul.js';
 import { registerVariant } from '../variants.js';
-import { type ProductOperand, type TileConfig, blockProductFits, createBlockProduct, tileKey, tileThreads } from './block-product.js';
+import { kernelFits } from '../../kernel-checks.js';
+import { type ProductOperand, type TileConfig, createBlockProduct, tileConfigError, tileKey, tileThreads } from './block-product.js';
 
 /** How the operands are stored and which of them are read as vec4. */
 export interface TiledLayout {
@@ -104,7 +105,7 @@ const MOST_PADDED: TiledLayout = { transA: false, transB: true, vecA: false, vec
 
 /** Whether `backend` can run configuration `c` at all, in any layout (features and limits). */
 export function tiledFits(backend: Backend, c: TileConfig): boolean {
-  return blockProductFits(backend, c, tiledMatmulKernel(c, MOST_PADDED));
+  return tileConfigError(c) === null && kernelFits(backend, tiledMatmulKernel(c, MOST_PADDED));
 }
 
 export function tiledGrid(p: MatmulProblem, c: TileConfig): [number, number, number] {
