@@ -1,8 +1,10 @@
 // One call for a training command: the corpus (Brown, or a text file), the tokenizer by name, the
 // cached ids, checked to hold one context in each split.
-import { brownCorpus, textFileCorpus, type Corpus } from './corpus.js';
+import type { Corpus } from './corpus.js';
+import { brownCorpus, textFileCorpus } from './corpus-files.js';
 import { bpeTokenizer, charTokenizer, type Tokenizer } from './tokenizer.js';
-import { loadTokens, type TokenData } from './tokens.js';
+import { loadTokens } from './token-cache.js';
+import type { TokenData } from './tokens.js';
 
 export interface PrepareDataOptions {
   /** A UTF-8 text file (split 90/10 by position); default the Brown corpus. */

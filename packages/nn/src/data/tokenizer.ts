@@ -1,7 +1,7 @@
 // Tokenizers behind one interface: GPT-2's BPE (r50k_base, from gpt-tokenizer) and a char-level
 // tokenizer made from a corpus's own characters. `modelVocabSize` is the classifier's row count: the
 // vocabulary padded up to a multiple of 64 (50257 -> 50304); ids at and beyond `vocabSize` are padding.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './sha256.js';
 
 /** What a tokenizer is, enough to rebuild it (stored beside cached tokens and in checkpoints). */
 export type TokenizerSpec = { kind: 'bpe'; encoding: 'r50k_base' } | { kind: 'char'; chars: string[] };
@@ -64,7 +64,7 @@ export function charTokenizerFromChars(chars: readonly string[]): Tokenizer {
     index.set(c, i);
   });
   const list = [...chars];
-  const hash = createHash('sha256').update(list.join('\u0000')).digest('hex').slice(0, 16);
+  const hash = sha256Hex(list.join('\u0000')).slice(0, 16);
   return {
     id: `char-${hash}`,
     kind: 'char',
