@@ -21,6 +21,7 @@ import type { GpujsMode, ModeChoice, ModeProbe } from './modes.js';
 import { OpQueue } from './queue.js';
 import { CpuRuntime, WebasmRuntime } from './runtime-host.js';
 import { HeadlessGlRuntime } from './runtime-headlessgl.js';
+import { WebGl2Runtime } from './runtime-webgl2.js';
 import { WebGpuRuntime } from './runtime-webgpu.js';
 
 export interface GpujsBackendOptions {
@@ -274,5 +275,7 @@ function modeRuntime(mod: GpuJsModule, probe: ModeProbe, opts: GpujsBackendOptio
       return new WebGpuRuntime(mod, probe.context!, probe.detail);
     case 'headlessgl':
       return new HeadlessGlRuntime(probe.detail);
+    case 'webgl2':
+      return new WebGl2Runtime(probe.detail);
   }
 }

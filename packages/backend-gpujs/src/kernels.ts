@@ -95,7 +95,7 @@ export class KernelBuilder {
   /** gpu.js quietly runs a kernel it cannot take in 'webasm' on its 'cpu' backend; refuse that instead. */
   private checkNotDegraded(fn: GpuJsKernelFn, where: string): void {
     const ran = fn.kernel.constructor.mode;
-    const mode = this.runtime.mode;
+    const mode = this.runtime.kernelMode ?? this.runtime.mode;
     if (ran !== mode) {
       throw new Error(`${where}: gpu.js would run it in '${ran}' instead of '${mode}'${fn.kernel.fallbackReason ? ` (${fn.kernel.fallbackReason})` : ''}`);
     }

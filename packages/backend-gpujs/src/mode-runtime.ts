@@ -1,7 +1,7 @@
 // What differs between the gpu.js modes, behind one interface: where a buffer's data lives and how it is
 // written, read, passed to a kernel and replaced by a kernel's result, and how kernels are lowered and
 // configured. One implementation per mode (runtime-host.ts: 'webasm' and 'cpu'; runtime-webgpu.ts;
-// runtime-headlessgl.ts), chosen once when the backend is made.
+// runtime-headlessgl.ts; runtime-webgl2.ts), chosen once when the backend is made.
 import type { GpujsBuffer, DeviceHandle } from './buffer.js';
 import type { GpuJsKernelFn, GpuJsKernelSettings } from './gpujs-types.js';
 import type { LoweredParam } from './lower.js';
@@ -9,6 +9,9 @@ import type { GpujsMode } from './modes.js';
 
 export interface ModeRuntime {
   readonly mode: GpujsMode;
+  /** The mode gpu.js's kernel class reports when it runs a kernel itself, where it is not `mode` ('gpu'
+   *  for its GL kernels): anything else means gpu.js fell back to another engine. */
+  readonly kernelMode?: string;
   /** The description of the mode's engine (the backend's description quotes it). */
   readonly detail: string;
   /** Whether large kernels run on gpu.js's worker pool ('webasm' with threads). */

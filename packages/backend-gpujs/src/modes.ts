@@ -1,13 +1,13 @@
 // gpu.js mode detection. Preference: 'webgpu' when a hardware adapter answers, 'headlessgl' when the
-// native `gl` addon loads, else 'webasm' (WebAssembly, SIMD, worker threads), else 'webgpu' on a software
-// adapter, else 'cpu' (gpu.js's JavaScript). Any available mode can be forced ('gpujs:webgpu' runs on
-// lavapipe too).
+// native `gl` addon loads, 'webgl2' in a browser whose WebGL2 renders on a GPU, else 'webasm'
+// (WebAssembly, SIMD, worker threads), else the first of 'webgpu' and 'webgl2' on a software renderer,
+// else 'cpu' (gpu.js's JavaScript). Any available mode can be forced ('gpujs:webgpu' runs on lavapipe too).
 import { isSoftwareAdapter } from '@cce/core';
 import type { AdapterInfoLike, GpuJsModule, WebGpuContextLike } from './gpujs-types.js';
 import { ensureNavigatorGpu, loadGpuJs, tryRequireBesideGpuJs } from './load.js';
 
-export type GpujsMode = 'webgpu' | 'headlessgl' | 'webasm' | 'cpu';
-export const GPUJS_MODES: readonly GpujsMode[] = ['webgpu', 'headlessgl', 'webasm', 'cpu'];
+export type GpujsMode = 'webgpu' | 'headlessgl' | 'webgl2' | 'webasm' | 'cpu';
+export const GPUJS_MODES: readonly GpujsMode[] = ['webgpu', 'headlessgl', 'webgl2', 'webasm', 'cpu'];
 
 export function isGpujsMode(s: string): s is GpujsMode {
   return (GPUJS_MODES as readonly string[]).includes(s);
@@ -18,8 +18,9 @@ export interface ModeProbe {
   available: boolean;
   /** What was found (adapter, threads) or why the mode is unavailable. */
   detail: string;
-  /** 'webgpu' only: the shared device gpu.js uses, and the adapter's description. */
+  /** 'webgpu' only: the shared device gpu.js uses. */
   context?: WebGpuContextLike;
+  /** 'webgpu' and 'webgl2': the adapter or renderer, and whether it is software. */
   adapter?: AdapterInfoLike & { software: boolean };
 }
 
@@ -49,10 +50,20 @@ export async function probeMode(mode: GpujsMode): Promise<ModeProbe> {
         return { mode, available: true, detail: adapterName(info), context, adapter: info };
       }
       case 'headlessgl': {
+        if (typeof process === 'undefined' || !process.versions?.node) return { mode, available: false, detail: "headless-gl is Node's native 'gl' addon" };
         const { mod } = await loadGpuJs();
         if (mod.GPU.isHeadlessGLSupported) return { mode, available: true, detail: 'headless-gl context' };
         const why = await tryRequireBesideGpuJs('gl');
         return { mode, available: false, detail: `the native 'gl' addon does not load${why ? ` (${why})` : ' (no context could be created)'}` };
+      }
+      case 'webgl2': {
+        const { mod } = await loadGpuJs();
+        const renderer = webgl2Renderer();
+        if (renderer === null || !(mod.GPU as { isWebGL2Supported?: boolean }).isWebGL2Supported) {
+          return { mode, available: false, detail: 'no WebGL2 context (it needs a browser: a page, or a worker with OffscreenCanvas)' };
+        }
+        const adapter = { description: `WebGL2: ${renderer}`, software: isSoftwareAdapter({ text: renderer }) };
+        return { mode, available: true, detail: adapterName(adapter), adapter };
       }
       case 'webasm': {
         const { mod } = await loadGpuJs();
@@ -66,6 +77,19 @@ export async function probeMode(mode: GpujsMode): Promise<ModeProbe> {
   } catch (e) {
     return { mode, available: false, detail: (e as Error).message.split('\n')[0]! };
   }
+}
+
+/** The WebGL2 renderer's name (unmasked where the browser tells it), or null without a WebGL2 context. */
+function webgl2Renderer(): string | null {
+  type Gl = { getParameter(p: number): unknown; getExtension(name: string): { UNMASKED_RENDERER_WEBGL: number } | null };
+  type Canvas = { getContext(kind: 'webgl2'): Gl | null };
+  const g = globalThis as { OffscreenCanvas?: new (w: number, h: number) => Canvas; document?: { createElement(tag: 'canvas'): Canvas } };
+  const canvas = g.OffscreenCanvas ? new g.OffscreenCanvas(1, 1) : g.document?.createElement('canvas');
+  const gl = canvas?.getContext('webgl2');
+  if (!gl) return null;
+  const RENDERER = 0x1f01;
+  const debug = gl.getExtension('WEBGL_debug_renderer_info');
+  return String(gl.getParameter(debug ? debug.UNMASKED_RENDERER_WEBGL : RENDERER) || 'unnamed renderer');
 }
 
 function webasmDetail(mod: GpuJsModule): string {
@@ -91,8 +115,9 @@ export async function chooseMode(forced?: GpujsMode): Promise<ModeChoice> {
     return { probe, report: `mode '${forced}' (requested): ${probe.detail}` };
   }
   const skipped: string[] = [];
-  // A software WebGPU adapter (lavapipe, SwiftShader) is a CPU in disguise: gpu.js's WebAssembly mode
-  // was faster than it in every measurement here (NOTES.md), so it ranks after 'webasm'.
+  // A software WebGPU adapter (lavapipe, SwiftShader) or WebGL2 renderer is a CPU in disguise: gpu.js's
+  // WebAssembly mode was faster than a software adapter in every measurement here (NOTES.md), so they rank
+  // after 'webasm'.
   let software: ModeProbe | null = null;
   const pick = (probe: ModeProbe) => {
     const why = skipped.length ? `; skipped ${skipped.join('; ')}` : '';
@@ -102,8 +127,8 @@ export async function chooseMode(forced?: GpujsMode): Promise<ModeChoice> {
     if (mode === 'cpu' && software) return pick(software);
     const probe = await probeMode(mode);
     if (probe.available && probe.adapter?.software) {
-      software = probe;
-      skipped.push(`webgpu: ${probe.detail} is a software adapter (ranked after webasm)`);
+      software ??= probe;
+      skipped.push(`${mode}: ${probe.detail} is a software adapter (ranked after webasm)`);
       continue;
     }
     if (probe.available) return pick(probe);

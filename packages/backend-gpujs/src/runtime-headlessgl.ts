@@ -10,6 +10,7 @@ export class HeadlessGlRuntime implements ModeRuntime {
   readonly roundF32 = false;
   readonly exactDivision = false;
   readonly writesWholeOutput = true;
+  readonly kernelMode = 'gpu';
 
   constructor(readonly detail: string) {}
 

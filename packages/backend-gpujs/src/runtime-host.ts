@@ -1,16 +1,17 @@
-// The host modes, 'webasm' and 'cpu': a buffer is a host Float32Array, which gpu.js copies into its
-// WebAssembly memory (or reads from JavaScript) per call; a kernel returns a fresh array of its outputs.
+// The host modes, 'webasm' and 'cpu' (and 'webgl2', runtime-webgl2.ts): a buffer is a host Float32Array,
+// which gpu.js copies into its WebAssembly memory (or reads from JavaScript, or uploads as a texture) per
+// call; a kernel returns a fresh array of its outputs.
 import type { GpujsBuffer } from './buffer.js';
 import type { GpuJsKernelSettings, GpuJsModule } from './gpujs-types.js';
 import type { LoweredParam } from './lower.js';
 import { type ModeRuntime, argumentTypes, describe } from './mode-runtime.js';
 
-abstract class HostRuntime implements ModeRuntime {
-  abstract readonly mode: 'webasm' | 'cpu';
+export abstract class HostRuntime implements ModeRuntime {
+  abstract readonly mode: 'webasm' | 'cpu' | 'webgl2';
   abstract readonly detail: string;
   abstract readonly threads: boolean;
   abstract readonly roundF32: boolean;
-  readonly exactDivision = true;
+  readonly exactDivision: boolean = true;
   readonly writesWholeOutput = false;
 
   allocate(b: GpujsBuffer): void {
