@@ -15,7 +15,11 @@ export class GpujsBuffer implements DeviceBuffer {
   writable = false;
   /** Set when the operation that should have produced this buffer's contents failed. */
   error: Error | null = null;
-  constructor(readonly length: number, readonly dtype: DType) {}
+  constructor(readonly length: number, readonly dtype: DType) {
+    // gpu.js computes and stores f32: f16 is refused rather than emulated (packed in pairs of halves,
+    // two map invocations would write one word).
+    if (dtype === 'f16') throw new Error(`gpujs: cannot allocate an f16 buffer (${length} elements): gpu.js has f32 storage only; use f32, or webgpu with shader-f16`);
+  }
   get bytes() {
     return this.length * 4;
   }

@@ -112,6 +112,8 @@ export function lowerMapKernel(kernel: Kernel, info: KernelInfo, opts: LowerOpti
   };
   const { stmts, value } = mapParts(kernel);
   const m = kernel.map!;
+  // gpu.js computes and stores f32: f16 is refused rather than emulated (by rounding, or packed in pairs).
+  if (info.requires.has('f16')) fail(`it uses f16, which gpu.js has no storage or arithmetic for`);
   for (const b of kernel.buffers) {
     if (isVector(b.type)) fail(`buffer '${b.name}' has the vector type ${b.type}; gpu.js lowering takes scalar buffers only (use the map variant)`);
   }
@@ -231,6 +233,7 @@ export function lowerMapKernel(kernel: Kernel, info: KernelInfo, opts: LowerOpti
       case 'loadShared': return fail(`workgroup memory is not available on gpu.js`);
       case 'vec': case 'component': return fail(`vector expressions are not supported on gpu.js`);
       case 'subgroup': return fail(`subgroup operations are not available on gpu.js`);
+      case 'matrixFill': case 'matrixLoad': case 'matrixMultiplyAdd': return fail(`subgroup matrices are not available on gpu.js`);
     }
   };
 

@@ -10,7 +10,7 @@ import type {
 import { type BufferRange, MemoryCounter, checkBindings, checkCapabilities, isBufferRange, kernelHash, validateKernel } from '@cce/core';
 import { CommandBatcher } from './batch.js';
 import { BindGroupCache } from './bind-groups.js';
-import { GpuBuffer, gpuId } from './buffer.js';
+import { GpuBuffer, deviceBytes, downloadValues, gpuId, uploadBytes } from './buffer.js';
 import { checkAliasing, checkDeviceLimits, describeDevice, deviceCapabilities } from './capabilities.js';
 import { type AcquiredDevice, type AdapterReport, type DeviceOptions, acquireDevice } from './device.js';
 import { DeviceErrors } from './errors.js';
@@ -77,7 +77,7 @@ export class WebGpuBackend implements Backend {
   allocate(length: number, dtype: DType): DeviceBuffer {
     this.alive('allocate');
     if (!Number.isInteger(length) || length < 0) throw new Error(`webgpu: cannot allocate ${length} elements`);
-    const bytes = Math.max(16, length * 4);
+    const bytes = Math.max(16, deviceBytes(length, dtype));
     const max = this.capabilities.limits.maxBufferSize;
     if (bytes > max) {
       throw new Error(`webgpu: cannot allocate ${length} ${dtype} elements (${bytes} bytes): the largest buffer on this device is ${max} bytes`);
@@ -105,23 +105,21 @@ export class WebGpuBackend implements Backend {
     if (!data.length) return;
     // queue.writeBuffer runs before unsubmitted commands: submit the batch first if it uses this buffer.
     if (this.batches.uses(b.gpu)) this.batches.submit();
-    const typed = b.dtype === 'f32'
-      ? (data instanceof Float32Array ? data : Float32Array.from(data))
-      : (data instanceof Int32Array ? data : Int32Array.from(data));
-    this.device.queue.writeBuffer(b.gpu, offset * 4, typed.buffer, typed.byteOffset, typed.byteLength);
+    const { view, byteOffset } = uploadBytes(b.dtype, data, offset);
+    this.device.queue.writeBuffer(b.gpu, byteOffset, view.buffer, view.byteOffset, view.byteLength);
   }
 
   async read(buffer: DeviceBuffer): Promise<Float32Array | Int32Array> {
     this.alive('read');
     const b = this.own(buffer, 'read');
-    const bytes = b.length * 4;
+    const bytes = deviceBytes(b.length, b.dtype);
     if (bytes === 0) {
       this.batches.submit();
       await this.errors.check();
-      return b.dtype === 'f32' ? new Float32Array(0) : new Int32Array(0);
+      return b.dtype === 'i32' ? new Int32Array(0) : new Float32Array(0);
     }
     const staging = this.stagingPool.acquire(bytes);
-    this.batches.copy(b.gpu, staging, Math.ceil(bytes / 4) * 4);
+    this.batches.copy(b.gpu, staging, bytes);
     this.batches.submit();
     try {
       await staging.mapAsync(GPUMapMode.READ, 0, bytes);
@@ -133,7 +131,7 @@ export class WebGpuBackend implements Backend {
     staging.unmap();
     this.stagingPool.release(staging);
     await this.errors.check();
-    return b.dtype === 'f32' ? new Float32Array(copy) : new Int32Array(copy);
+    return downloadValues(b.dtype, copy, b.length);
   }
 
   memory(): MemoryStats {

@@ -1,8 +1,8 @@
 // The bind-group cache: a dispatch's storage-buffer bind group, keyed by pipeline and by each buffer's id
 // and bound range, so that a training step that sees the same buffers every step (the pool sees to that)
 // creates no new bind groups after its first. Groups that hold a buffer the pool destroys are dropped.
-import type { BufferRange } from '@cce/core';
-import { type GpuBuffer, gpuId } from './buffer.js';
+import { type BufferRange, elementBytes } from '@cce/core';
+import { type GpuBuffer, deviceBytes, gpuId } from './buffer.js';
 import type { GpuExecutable } from './pipelines.js';
 
 export class BindGroupCache {
@@ -27,7 +27,7 @@ export class BindGroupCache {
         layout: exe.layout0,
         entries: bufs.map((b, i) => {
           const w = windows[i];
-          return { binding: i, resource: w ? { buffer: b.gpu, offset: w.offset * 4, size: Math.max(4, w.length * 4) } : { buffer: b.gpu, offset: 0, size: b.bindBytes } };
+          return { binding: i, resource: w ? { buffer: b.gpu, offset: w.offset * elementBytes(w.dtype), size: Math.max(4, deviceBytes(w.length, w.dtype)) } : { buffer: b.gpu, offset: 0, size: b.bindBytes } };
         }),
       });
       this.bindGroups.set(key, group);

@@ -1,16 +1,22 @@
 // What a WebGPU device offers the IR (its Capabilities and the one-line description of the backend),
 // and the checks of a kernel and its bindings against WebGPU's own limits and rules, made before the
 // device sees them so that the error names the kernel.
-import type { Capabilities, Kernel } from '@cce/core';
+import type { Capabilities, Capability, Kernel } from '@cce/core';
+import { formatMatrixConfig } from '@cce/core';
 import type { GpuBuffer } from './buffer.js';
 import type { AdapterReport } from './device.js';
 
 export function deviceCapabilities(device: GPUDevice, report: AdapterReport): Capabilities {
   const L = device.limits;
   const subgroups = device.features.has('subgroups');
+  const features: Capability[] = ['workgroupMemory'];
+  if (subgroups) features.push('subgroups');
+  if (device.features.has('shader-f16')) features.push('f16');
+  if (report.subgroupMatrixConfigs.length) features.push('subgroupMatrix');
   return {
-    features: new Set(subgroups ? ['workgroupMemory', 'subgroups'] : ['workgroupMemory']),
-    ...(subgroups && report.subgroupMinSize ? { subgroupSize: report.subgroupMinSize } : {}),
+    features: new Set(features),
+    ...(subgroups && report.subgroupMinSize ? { subgroupSize: report.subgroupMinSize, subgroupMaxSize: report.subgroupMaxSize ?? report.subgroupMinSize } : {}),
+    ...(report.subgroupMatrixConfigs.length ? { subgroupMatrixConfigs: report.subgroupMatrixConfigs } : {}),
     mapOnly: false,
     bindingRanges: true,
     limits: {
@@ -31,7 +37,8 @@ export function describeDevice(device: GPUDevice, report: AdapterReport): string
     : 'no subgroups';
   return `${report.name}; ${sg}; bindings up to ${mib(L.maxStorageBufferBindingSize)}, ` +
     `${L.maxComputeWorkgroupStorageSize / 1024} KiB workgroup memory, ${L.maxComputeInvocationsPerWorkgroup} invocations` +
-    `${device.features.has('timestamp-query') ? ', timestamps' : ''}`;
+    `${device.features.has('timestamp-query') ? ', timestamps' : ''}${device.features.has('shader-f16') ? ', f16' : ''}` +
+    `${report.subgroupMatrixConfigs.length ? `, subgroup matrices ${report.subgroupMatrixConfigs.map(formatMatrixConfig).join(' ')}` : ''}`;
 }
 
 export function checkDeviceLimits(device: GPUDevice, kernel: Kernel): void {

@@ -4,7 +4,7 @@
 // expressions here, with the IR's run-time semantics (core's ir/int-semantics.ts, as the CPU reference runs
 // them), emits their value instead.
 import type { Expr, Scalar, ScalarType, ValueType } from '@cce/core';
-import { BINARY, UNARY, f2i, f2u, hostValues, vectorInfo } from '@cce/core';
+import { BINARY, UNARY, f16Round, f2i, f2u, h2i, h2u, hostValues, vectorInfo } from '@cce/core';
 
 export type Value = Scalar | Scalar[];
 
@@ -26,8 +26,9 @@ function cast(from: ScalarType, to: ScalarType, a: number | boolean): number | b
   if (to === 'bool') return Number(a) !== 0;
   const x = Number(a);
   if (to === 'f32') return Math.fround(x);
-  if (to === 'i32') return from === 'f32' ? f2i(x) : x | 0;
-  return from === 'f32' ? f2u(x) : x >>> 0;
+  if (to === 'f16') return f16Round(x);
+  if (to === 'i32') return from === 'f16' ? h2i(x) : from === 'f32' ? f2i(x) : x | 0;
+  return from === 'f16' ? h2u(x) : from === 'f32' ? f2u(x) : x >>> 0;
 }
 
 const lanes = (v: Value, n: number): (number | boolean)[] => (Array.isArray(v) ? v : Array.from({ length: n }, () => v));

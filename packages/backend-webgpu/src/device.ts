@@ -1,16 +1,36 @@
 // Device acquisition: `navigator.gpu` in a browser, Dawn's Node binding (npm `webgpu`) in Node. The device
 // is requested with the adapter's own limits (WebGPU's defaults are far smaller: 128 MiB per binding,
 // 16 KiB of workgroup memory, 256 invocations per workgroup) and the optional features we can use.
+// In Node, Dawn is created with the toggles that expose f16 and subgroup matrices where a GPU has them
+// (FEATURE_TOGGLES); a browser decides for itself.
+import type { SubgroupMatrixConfig } from '@cce/core';
 import type { create as dawnCreate } from 'webgpu'; // types only (it also brings in @webgpu/types)
 
+export const SUBGROUP_MATRIX = 'chromium-experimental-subgroup-matrix';
+
 /** Optional features requested when the adapter offers them. */
-export const USEFUL_FEATURES = ['subgroups', 'timestamp-query', 'shader-f16'] as const;
+export const USEFUL_FEATURES = ['subgroups', 'timestamp-query', 'shader-f16', SUBGROUP_MATRIX] as const;
+
+/**
+ * Dawn toggles (Node only) and the feature each exposes: Dawn hides shader-f16 on NVIDIA's Vulkan driver
+ * unless vulkan_enable_f16_on_nvidia is on, and offers its experimental subgroup matrices (tensor cores)
+ * only with allow_unsafe_apis. Neither changes anything else; each is left out when its feature is
+ * disabled.
+ */
+export const FEATURE_TOGGLES: Record<string, string> = {
+  'shader-f16': 'vulkan_enable_f16_on_nvidia',
+  [SUBGROUP_MATRIX]: 'allow_unsafe_apis',
+};
 
 export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
   /** Extra Dawn options for `create([...])` in Node, e.g. 'enable-dawn-features=allow_unsafe_apis'. */
   dawnOptions?: string[];
-  /** Features to leave off even when offered (tests use this to run without subgroups). */
+  /**
+   * Features to leave off even when offered (tests use this to run without subgroups, shader-f16 or
+   * subgroup matrices); a disabled feature's Dawn toggle is not passed either. Subgroup matrices need
+   * subgroups: disabling 'subgroups' disables them too.
+   */
   disableFeatures?: string[];
 }
 
@@ -27,6 +47,13 @@ export interface AdapterReport {
   /** Features the adapter offers / the device was created with. */
   adapterFeatures: string[];
   features: string[];
+  /** The Dawn toggles the instance was created with (Node), e.g. 'enable-dawn-features=allow_unsafe_apis'. */
+  dawnOptions: string[];
+  /**
+   * The subgroup-matrix products the device runs (M x N x K, component -> result; f16 and f32 ones,
+   * which the IR has), when it was created with chromium-experimental-subgroup-matrix; else none.
+   */
+  subgroupMatrixConfigs: SubgroupMatrixConfig[];
 }
 
 export interface AcquiredDevice {
@@ -76,14 +103,22 @@ async function loadDawn(): Promise<DawnModule> {
     `Install it (pnpm add webgpu@0.6.2 in packages/backend-webgpu), or set CCE_WEBGPU_FROM to a folder whose node_modules holds it`);
 }
 
+/** The Dawn options for `create([...])`: ours (timestamps unquantised, the features' toggles), then the caller's. */
+export function dawnOptionsFor(opts: DeviceOptions): string[] {
+  const off = new Set(opts.disableFeatures ?? []);
+  if (off.has('subgroups')) off.add(SUBGROUP_MATRIX);
+  const toggles = Object.entries(FEATURE_TOGGLES).filter(([feature]) => !off.has(feature)).map(([, toggle]) => toggle);
+  return ['disable-dawn-features=timestamp_quantization', ...(toggles.length ? [`enable-dawn-features=${toggles.join(',')}`] : []), ...(opts.dawnOptions ?? [])];
+}
+
 /** The GPU object: navigator.gpu where it exists, else Dawn's. */
-async function getGpu(opts: DeviceOptions): Promise<{ gpu: GPU; where: string }> {
+async function getGpu(opts: DeviceOptions): Promise<{ gpu: GPU; where: string; options: string[] }> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-  if (nav?.gpu && !opts.dawnOptions?.length) return { gpu: nav.gpu, where: 'navigator.gpu' };
+  if (nav?.gpu && !opts.dawnOptions?.length) return { gpu: nav.gpu, where: 'navigator.gpu', options: [] };
   if (typeof process === 'undefined' || !process.versions?.node) {
     throw new Error(`webgpu: navigator.gpu is not available in this browser. ${INSTALL_HINT}`);
   }
-  const options = ['disable-dawn-features=timestamp_quantization', ...(opts.dawnOptions ?? [])];
+  const options = dawnOptionsFor(opts);
   const key = options.join('|');
   if (!nodeGpu || nodeGpuKey !== key) {
     const dawn = await loadDawn();
@@ -91,7 +126,29 @@ async function getGpu(opts: DeviceOptions): Promise<{ gpu: GPU; where: string }>
     nodeGpu = dawn.create(options);
     nodeGpuKey = key;
   }
-  return { gpu: nodeGpu, where: "Dawn (npm 'webgpu')" };
+  return { gpu: nodeGpu, where: "Dawn (npm 'webgpu')", options };
+}
+
+/** The features to request: the useful ones the adapter offers and the caller left on. */
+function wantedFeatures(adapter: GPUAdapter, opts: DeviceOptions): string[] {
+  const off = new Set(opts.disableFeatures ?? []);
+  const has = (f: string) => adapter.features.has(f) && !off.has(f);
+  // Subgroup matrices need subgroups (Dawn refuses the one without the other).
+  return USEFUL_FEATURES.filter((f) => has(f) && (f !== SUBGROUP_MATRIX || has('subgroups')));
+}
+
+/**
+ * The adapter's subgroup-matrix configurations of f16 and f32, when the device has the feature; f16 ones
+ * only with shader-f16 (Dawn filters them out of the device without it, as its design notes say).
+ */
+function matrixConfigs(info: GPUAdapterInfo, device: GPUDevice): SubgroupMatrixConfig[] {
+  if (!device.features.has(SUBGROUP_MATRIX)) return [];
+  type Raw = { M: number; N: number; K: number; componentType: string; resultComponentType: string };
+  const raw = ((info as unknown as { subgroupMatrixConfigs?: Raw[] }).subgroupMatrixConfigs ?? []);
+  const ok = (t: string): t is 'f16' | 'f32' => t === 'f32' || (t === 'f16' && device.features.has('shader-f16'));
+  return [...raw].flatMap((c) => (ok(c.componentType) && ok(c.resultComponentType)
+    ? [{ M: c.M, N: c.N, K: c.K, component: c.componentType, result: c.resultComponentType }]
+    : []));
 }
 
 function limitsOf(source: GPUSupportedLimits): Record<string, number> {
@@ -112,7 +169,7 @@ const ESSENTIAL_LIMITS = [
 
 /** Finds an adapter and creates a device with the adapter's limits and the useful features it offers. */
 export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredDevice> {
-  const { gpu, where } = await getGpu(opts);
+  const { gpu, where, options } = await getGpu(opts);
   let adapter: GPUAdapter | null = null;
   try {
     adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
@@ -121,7 +178,7 @@ export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredD
   }
   if (!adapter) throw new Error(`webgpu: no WebGPU adapter found through ${where}. ${INSTALL_HINT}`);
   const adapterFeatures = [...adapter.features].map(String).sort();
-  const wanted = USEFUL_FEATURES.filter((f) => adapter!.features.has(f) && !opts.disableFeatures?.includes(f));
+  const wanted = wantedFeatures(adapter, opts);
   const adapterLimits = limitsOf(adapter.limits);
   let device: GPUDevice;
   try {
@@ -146,6 +203,8 @@ export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredD
     limits: limitsOf(device.limits),
     adapterFeatures,
     features: [...device.features].map(String).sort(),
+    dawnOptions: options,
+    subgroupMatrixConfigs: matrixConfigs(info, device),
   };
   return { device, adapter, report };
 }

@@ -4,7 +4,7 @@ import { isSoftwareAdapter, registerBackend } from '@cce/core';
 import { createWebGpuBackend } from './backend.js';
 
 export { WebGpuBackend, createWebGpuBackend, type WebGpuBackendOptions } from './backend.js';
-export { acquireDevice, type AcquiredDevice, type AdapterReport, type DeviceOptions, USEFUL_FEATURES } from './device.js';
+export { acquireDevice, dawnOptionsFor, type AcquiredDevice, type AdapterReport, type DeviceOptions, FEATURE_TOGGLES, SUBGROUP_MATRIX, USEFUL_FEATURES } from './device.js';
 export { generateWgsl } from './wgsl.js';
 export { GpuProfiler, formatProfile, type KernelTiming } from './profiler.js';
 export { BufferPool, sizeClass } from './pool.js';

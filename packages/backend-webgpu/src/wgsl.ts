@@ -8,10 +8,15 @@
 // - tanh clamps its argument to [-15, 15] first, which is exact in f32 (tanh(9.1) already rounds to 1)
 //   and keeps drivers that compute tanh through exp from overflowing to NaN; a NaN argument is passed
 //   through (clamp alone would make it a number).
+// - f16 values need `enable f16;` (the device's shader-f16); their NaN tests go through f32;
+// - subgroup matrices lower to Chromium's experimental extension (Dawn's spelling: the matrix type
+//   and its majorness as template arguments of subgroupMatrixLoad / Store); its uniformity diagnostic
+//   is off, as the subgroups one is, since offsets derived from a subgroup's index within its
+//   workgroup are subgroup-uniform but not workgroup-uniform, which is all WGSL's analysis can prove.
 // Bindings: group 0 holds the storage buffers in declaration order (binding i = kernel.buffers[i]),
 // group 1 binding 0 the uniforms as one struct `params` (one 4-byte field each, declaration order).
-import type { BinaryOp, Expr, Kernel, Stmt, UnaryOp, ValueType } from '@cce/core';
-import { type KernelInfo, validateKernel, vectorInfo } from '@cce/core';
+import type { BinaryOp, Expr, Kernel, MatrixSpace, ScalarType, Stmt, UnaryOp, ValueType } from '@cce/core';
+import { type KernelInfo, f16Round, isFloat, validateKernel, vectorInfo } from '@cce/core';
 import { type Value, evaluate, isConstExpr } from './const-fold.js';
 
 /** Words WGSL reserves or defines (keywords, reserved words, builtin functions and types we could shadow). */
@@ -59,21 +64,19 @@ function nameMap(kernel: Kernel, info: KernelInfo): Map<string, string> {
   return map;
 }
 
-function f32Literal(v: number): string {
-  const x = Math.fround(v);
-  if (Object.is(x, -0)) return '-0.0f';
+function floatLiteral(v: number, t: 'f32' | 'f16'): string {
+  const x = t === 'f16' ? f16Round(v) : Math.fround(v);
+  const suffix = t === 'f16' ? 'h' : 'f';
+  if (Object.is(x, -0)) return `-0.0${suffix}`;
   let s = String(x);
   if (!/[.e]/.test(s)) s += '.0';
-  return `${s}f`;
+  return `${s}${suffix}`;
 }
 
 function literal(e: Extract<Expr, { k: 'const' }>): string {
   if (e.type === 'bool') return String(e.value);
   const v = e.value as number;
-  if (e.type === 'f32') {
-    const s = f32Literal(v);
-    return s;
-  }
+  if (e.type === 'f32' || e.type === 'f16') return floatLiteral(v, e.type);
   if (e.type === 'u32') return `${v >>> 0}u`;
   const i = v | 0;
   if (i === -2147483648) return 'i32(-2147483647 - 1)';
@@ -119,7 +122,7 @@ export function generateWgsl(kernel: Kernel, info: KernelInfo = validateKernel(k
 
   const exp = (e: Expr): P => {
     // Integer and bool const-expressions are folded (WGSL would reject x / 0, overflow, ... in them).
-    if (e.k !== 'const' && isConstExpr(e) && vectorInfo(typeOf(e)).elem !== 'f32') return constant(evaluate(e, typeOf), typeOf(e));
+    if (e.k !== 'const' && isConstExpr(e) && !isFloat(vectorInfo(typeOf(e)).elem)) return constant(evaluate(e, typeOf), typeOf(e));
     switch (e.k) {
       case 'const': {
         const s = literal(e);
@@ -137,7 +140,7 @@ export function generateWgsl(kernel: Kernel, info: KernelInfo = validateKernel(k
       case 'binary': return binary(e);
       case 'unary': return unary(e);
       case 'select': return { s: `select(${ex(e.b)}, ${ex(e.a)}, ${ex(e.cond)})`, p: ATOM };
-      case 'cast': return typeOf(e.a) === e.to ? exp(e.a) : { s: `${e.to}(${ex(e.a)})`, p: ATOM };
+      case 'cast': return cast(e);
       case 'vec': {
         const parts = e.parts.map(ex);
         // A splat reads better as vec4<f32>(x).
@@ -150,8 +153,26 @@ export function generateWgsl(kernel: Kernel, info: KernelInfo = validateKernel(k
         // Lanes are i32 in the IR, which WGSL accepts as they are (broadcast's is a constant).
         return { s: e.lane ? `${fn}(${ex(e.a)}, ${ex(e.lane)})` : `${fn}(${ex(e.a)})`, p: ATOM };
       }
+      case 'matrixFill': return { s: `${e.type}(${ex(e.value)})`, p: ATOM };
+      case 'matrixLoad':
+        return { s: `subgroupMatrixLoad<${e.type}, ${majorness(e.colMajor)}>(${pointer(e.space, e.src)}, ${ex(e.offset)}, ${ex(e.stride)})`, p: ATOM };
+      case 'matrixMultiplyAdd': return { s: `subgroupMatrixMultiplyAccumulate(${ex(e.a)}, ${ex(e.b)}, ${ex(e.acc)})`, p: ATOM };
     }
   };
+  // An f16 NaN converts to the integer 0, as the IR says (the f16 clamp WGSL's conversion is built on
+  // gives -65504 on lavapipe); f32 conversions are left to WGSL, whose drivers give 0.
+  const cast = (e: Extract<Expr, { k: 'cast' }>): P => {
+    const from = typeOf(e.a) as ScalarType;
+    if (from === e.to) return exp(e.a);
+    const a = ex(e.a);
+    if (from === 'f16' && (e.to === 'i32' || e.to === 'u32')) {
+      return { s: `select(${e.to}(${a}), ${e.to === 'i32' ? '0i' : '0u'}, ${isNanBits(a, 1, 'f16')})`, p: ATOM };
+    }
+    return { s: `${e.to}(${a})`, p: ATOM };
+  };
+  const majorness = (colMajor: boolean) => (colMajor ? 'col_major' : 'row_major');
+  // Offsets and strides may be i32 or u32 in WGSL: the IR's i32 passes as it is.
+  const pointer = (_space: MatrixSpace, name: string) => `&${nm(name)}`;
 
   type BinaryExpr = Extract<Expr, { k: 'binary' }>;
   type UnaryExpr = Extract<Expr, { k: 'unary' }>;
@@ -163,9 +184,9 @@ export function generateWgsl(kernel: Kernel, info: KernelInfo = validateKernel(k
   const minMax = (a: P, b: P, e: BinaryExpr): P => {
     const plain = `${e.op}(${a.s}, ${b.s})`;
     const { elem, lanes } = vectorInfo(typeOf(e.a));
-    if (elem !== 'f32') return { s: plain, p: ATOM };
+    if (!isFloat(elem)) return { s: plain, p: ATOM };
     // WGSL's min and max may drop a NaN; the IR's (the reference's) propagate it: a + b is then NaN.
-    return { s: `select(${plain}, ${wrap(a, ADD)} + ${wrap(b, MUL)}, (${isNanBits(a.s, lanes)}) | (${isNanBits(b.s, lanes)}))`, p: ATOM };
+    return { s: `select(${plain}, ${wrap(a, ADD)} + ${wrap(b, MUL)}, (${isNanBits(a.s, lanes, elem)}) | (${isNanBits(b.s, lanes, elem)}))`, p: ATOM };
   };
   const divide = (a: P, b: P, e: BinaryExpr): P => {
     const elem = vectorInfo(typeOf(e.a)).elem;
@@ -207,11 +228,12 @@ export function generateWgsl(kernel: Kernel, info: KernelInfo = validateKernel(k
   const binary = (e: BinaryExpr): P => BINARY_OPS[e.op](exp(e.a), exp(e.b), e);
 
   // Exponent all ones and a non-zero mantissa: a bit test that no float optimisation can fold away
-  // (lavapipe folds `x != x` to false).
-  const isNanBits = (x: string, lanes: number): string => {
+  // (lavapipe folds `x != x` to false). An f16 is tested as the f32 it converts to exactly.
+  const asF32 = (x: string, lanes: number, elem: ScalarType) => (elem !== 'f16' ? x : lanes === 1 ? `f32(${x})` : `vec${lanes}<f32>(${x})`);
+  const isNanBits = (x: string, lanes: number, elem: ScalarType): string => {
     const u = lanes === 1 ? 'u32' : `vec${lanes}<u32>`;
     const word = (v: string) => (lanes === 1 ? v : `${u}(${v})`);
-    return `(bitcast<${u}>(${x}) & ${word('0x7fffffffu')}) > ${word('0x7f800000u')}`;
+    return `(bitcast<${u}>(${asF32(x, lanes, elem)}) & ${word('0x7fffffffu')}) > ${word('0x7f800000u')}`;
   };
   const fn = (name: string) => (a: P): P => ({ s: `${name}(${a.s})`, p: ATOM });
   const UNARY_OPS: Record<UnaryOp, (a: P, e: UnaryExpr) => P> = {
@@ -221,13 +243,14 @@ export function generateWgsl(kernel: Kernel, info: KernelInfo = validateKernel(k
     floor: fn('floor'), ceil: fn('ceil'), sin: fn('sin'), cos: fn('cos'),
     tanh: (a, e) => {
       const t = typeOf(e.a);
-      const { lanes } = vectorInfo(t);
+      const { elem, lanes } = vectorInfo(t);
+      const s = elem === 'f16' ? 'h' : 'f';
       const lim = (v: string) => (lanes === 1 ? v : `${t}(${v})`);
       // clamp would turn a NaN into a number: NaN passes through as the reference's tanh gives it.
-      return { s: `select(tanh(clamp(${a.s}, ${lim('-15.0f')}, ${lim('15.0f')})), ${a.s}, ${isNanBits(a.s, lanes)})`, p: ATOM };
+      return { s: `select(tanh(clamp(${a.s}, ${lim(`-15.0${s}`)}, ${lim(`15.0${s}`)})), ${a.s}, ${isNanBits(a.s, lanes, elem)})`, p: ATOM };
     },
-    isNan: (a) => ({ s: isNanBits(a.s, 1), p: REL }),
-    isFinite: (a) => ({ s: `(bitcast<u32>(${a.s}) & 0x7f800000u) != 0x7f800000u`, p: REL }),
+    isNan: (a, e) => ({ s: isNanBits(a.s, 1, typeOf(e.a) as ScalarType), p: REL }),
+    isFinite: (a, e) => ({ s: `(bitcast<u32>(${asF32(a.s, 1, typeOf(e.a) as ScalarType)}) & 0x7f800000u) != 0x7f800000u`, p: REL }),
   };
   const unary = (e: UnaryExpr): P => UNARY_OPS[e.op](exp(e.a), e);
 
@@ -253,6 +276,8 @@ export function generateWgsl(kernel: Kernel, info: KernelInfo = validateKernel(k
         ];
       }
       case 'barrier': return [`${ind}workgroupBarrier();`];
+      case 'matrixStore':
+        return [`${ind}subgroupMatrixStore<${majorness(s.colMajor)}>(${pointer(s.space, s.dst)}, ${ex(s.offset)}, ${ex(s.value)}, ${ex(s.stride)});`];
       case 'return': return [`${ind}return;`];
     }
   };
@@ -261,8 +286,11 @@ export function generateWgsl(kernel: Kernel, info: KernelInfo = validateKernel(k
   const body = block(kernel.body, '  ');
   const lines: string[] = [];
   lines.push(`// kernel '${kernel.name}'`);
+  if (info.requires.has('f16')) lines.push('enable f16;');
   if (info.usesSubgroups) lines.push('enable subgroups;');
+  if (info.usesMatrices) lines.push('enable chromium_experimental_subgroup_matrix;');
   if (info.usesSubgroups) lines.push('diagnostic(off, subgroup_uniformity);');
+  if (info.usesMatrices) lines.push('diagnostic(off, chromium.subgroup_matrix_uniformity);');
   if (lines.length > 1) lines.push('');
   if (kernel.uniforms.length) {
     lines.push('struct Params {');

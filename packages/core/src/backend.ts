@@ -3,9 +3,10 @@
 //
 // Ordering: dispatches and writes take effect in call order. A backend may defer dispatches (batch them
 // in one command encoder) until `read` or `flush`; `read` always sees every earlier dispatch.
-import type { Capability, Kernel } from './ir/types.js';
+import type { Capability, Kernel, SubgroupMatrixConfig } from './ir/types.js';
 
-export type DType = 'f32' | 'i32';
+/** Tensor and buffer element types; f16 only where the backend has the 'f16' capability. */
+export type DType = 'f32' | 'i32' | 'f16';
 
 /** An opaque device buffer of `length` elements of `dtype`. */
 export interface DeviceBuffer {
@@ -28,11 +29,15 @@ export interface BufferRange extends DeviceBuffer {
 
 export const RANGE_ALIGNMENT = 64;
 
+/** The element alignment of a window's offset: 256 bytes (64 elements of 4 bytes, 128 of f16). */
+export const rangeAlignment = (dtype: DType): number => (RANGE_ALIGNMENT * 4) / elementBytes(dtype);
+
 export function bufferRange(base: DeviceBuffer, offset: number, length: number): BufferRange {
-  if (!Number.isInteger(offset) || offset % RANGE_ALIGNMENT !== 0 || offset < 0 || length < 0 || offset + length > base.length) {
-    throw new Error(`bufferRange: [${offset}, ${offset + length}) is not a ${RANGE_ALIGNMENT}-aligned window of a buffer of ${base.length} elements`);
+  const align = rangeAlignment(base.dtype);
+  if (!Number.isInteger(offset) || offset % align !== 0 || offset < 0 || length < 0 || offset + length > base.length) {
+    throw new Error(`bufferRange: [${offset}, ${offset + length}) is not a ${align}-aligned window of a buffer of ${base.length} ${base.dtype} elements`);
   }
-  return { base, offset, length, dtype: base.dtype, bytes: length * 4 };
+  return { base, offset, length, dtype: base.dtype, bytes: length * elementBytes(base.dtype) };
 }
 
 export function isBufferRange(b: DeviceBuffer): b is BufferRange {
@@ -70,6 +75,13 @@ export interface Capabilities {
   features: ReadonlySet<Capability>;
   /** Subgroup size when 'subgroups' is present (the interpreter's is configurable). */
   subgroupSize?: number;
+  /**
+   * The largest subgroup size where sizes vary (WebGPU's subgroupMaxSize; default subgroupSize): a kernel
+   * with subgroup matrices needs a workgroup x size that is a multiple of it.
+   */
+  subgroupMaxSize?: number;
+  /** The subgroup-matrix products offered, with 'subgroupMatrix'. */
+  subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[];
   /** Only map kernels run (gpu.js). */
   mapOnly: boolean;
   /** dispatch() accepts BufferRange bindings. */
@@ -120,7 +132,7 @@ export interface Backend {
   destroy(): void;
 }
 
-/** Byte size of one element of a dtype on a device that stores floats in `floatBytes`. */
+/** Byte size of one element of a dtype on a device that stores f32 in `floatBytes`. */
 export function elementBytes(dtype: DType, floatBytes = 4): number {
-  return dtype === 'f32' ? floatBytes : 4;
+  return dtype === 'f32' ? floatBytes : dtype === 'f16' ? 2 : 4;
 }

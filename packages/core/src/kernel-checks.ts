@@ -1,20 +1,45 @@
 // Checks every backend makes before compiling or dispatching, so that errors read the same everywhere
 // and name the kernel, the binding and the numbers; and the same capability checks as a question
 // (kernelFits), which variants ask before they choose a tuned kernel.
-import { type Backend, type Bindings, type Capabilities, type Grid, isBufferRange } from './backend.js';
-import type { Kernel } from './ir/types.js';
-import { vectorInfo } from './ir/types.js';
+import { type Backend, type Bindings, type Capabilities, type DType, type Grid, elementBytes, isBufferRange } from './backend.js';
+import type { Capability, Kernel, ScalarType } from './ir/types.js';
+import { formatMatrixConfig, vectorInfo } from './ir/types.js';
 import { type KernelInfo, validateKernel } from './ir/validate.js';
 import { describeKernel } from './autograd/op-context.js';
 
 export function workgroupBytes(kernel: Kernel): number {
-  return kernel.shared.reduce((sum, a) => sum + a.length * vectorInfo(a.type).lanes * 4, 0);
+  return kernel.shared.reduce((sum, a) => {
+    const { elem, lanes } = vectorInfo(a.type);
+    return sum + a.length * lanes * (elem === 'f16' ? 2 : 4);
+  }, 0);
 }
+
+/** What each capability is, for the message that refuses a kernel needing it. */
+const CAPABILITY_MEANING: Record<Capability, string> = {
+  workgroupMemory: 'workgroup memory and barriers',
+  subgroups: 'subgroup operations',
+  f16: 'f16 values: WebGPU feature shader-f16',
+  subgroupMatrix: 'subgroup matrices: WebGPU feature chromium-experimental-subgroup-matrix',
+};
 
 /** Why a backend with `caps` cannot run `kernel` (features, map-only, invocations, workgroup memory), or null. */
 function capabilityProblem(kernel: Kernel, info: KernelInfo, caps: Capabilities): string | null {
   for (const need of info.requires) {
-    if (!caps.features.has(need)) return `kernel '${kernel.name}' needs '${need}', which this backend lacks`;
+    if (!caps.features.has(need)) return `kernel '${kernel.name}' needs '${need}', which this backend lacks (${CAPABILITY_MEANING[need]})`;
+  }
+  if (info.usesMatrices) {
+    const offered = caps.subgroupMatrixConfigs ?? [];
+    for (const c of info.matrixConfigs) {
+      if (!offered.some((o) => formatMatrixConfig(o) === formatMatrixConfig(c))) {
+        return `kernel '${kernel.name}' multiplies subgroup matrices ${formatMatrixConfig(c)} (M x N x K), which this backend does not offer ` +
+          `(it offers ${offered.length ? offered.map(formatMatrixConfig).join(', ') : 'none'})`;
+      }
+    }
+    const sg = caps.subgroupMaxSize ?? caps.subgroupSize;
+    if (sg && kernel.workgroupSize[0] % sg !== 0) {
+      return `kernel '${kernel.name}' uses subgroup matrices with a workgroup size of ${kernel.workgroupSize[0]} along x, ` +
+        `which must be a multiple of the largest subgroup size (${sg})`;
+    }
   }
   if (caps.mapOnly && !kernel.map) return `kernel '${kernel.name}' is not a map kernel, and this backend runs only map kernels`;
   const [x, y, z] = kernel.workgroupSize;
@@ -38,17 +63,19 @@ export function kernelFits(backend: Backend, kernel: Kernel): boolean {
   return capabilityProblem(kernel, validateKernel(kernel), backend.capabilities) === null;
 }
 
+/** The buffer dtype that holds a kernel's element type (u32 data lives in i32 buffers). */
+const storageOf = (elem: ScalarType): DType => (elem === 'f32' || elem === 'f16' ? elem : 'i32');
+
 export function checkBindings(kernel: Kernel, bindings: Bindings, grid: Grid, caps: Capabilities, backend: string): void {
   const where = `${backend}: ${describeKernel(kernel.name)}`;
   for (const decl of kernel.buffers) {
     const buf = bindings.buffers[decl.name];
     if (!buf) throw new Error(`${where}: buffer '${decl.name}' is not bound`);
     if (isBufferRange(buf) && !caps.bindingRanges) throw new Error(`${where}: buffer '${decl.name}' is bound as a range, which this backend does not support`);
-    const wantsFloat = vectorInfo(decl.type).elem === 'f32';
-    if (wantsFloat !== (buf.dtype === 'f32')) {
+    if (storageOf(vectorInfo(decl.type).elem) !== buf.dtype) {
       throw new Error(`${where}: buffer '${decl.name}' is declared ${decl.type} but bound to a ${buf.dtype} buffer`);
     }
-    const bytes = buf.length * 4;
+    const bytes = buf.length * elementBytes(buf.dtype);
     if (bytes > caps.limits.maxStorageBufferBindingSize) {
       throw new Error(`${where}: buffer '${decl.name}' is ${bytes} bytes; the largest storage binding here is ${caps.limits.maxStorageBufferBindingSize} bytes`);
     }

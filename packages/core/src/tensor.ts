@@ -1,6 +1,6 @@
 // Tensor: a shape and dtype over a reference-counted device buffer (views such as reshape share it).
 import ndarray from 'ndarray';
-import type { Backend, DType, DeviceBuffer } from './backend.js';
+import { type Backend, type DType, type DeviceBuffer, elementBytes } from './backend.js';
 import { TENSOR_BRAND, trackTensor, untrackTensor } from './memory.js';
 import type { TapeNodeOf } from './autograd/node.js';
 
@@ -137,12 +137,18 @@ export class Tensor {
 }
 
 /**
- * Throws when a tensor of `shape` would exceed the backend's largest buffer (elements of 4 bytes, as
- * bindings count them), naming the op, the elements, the bytes and the limit.
+ * Throws when a tensor of `shape` would exceed the backend's largest buffer (elements of 4 bytes, 2 for
+ * f16, as bindings count them), naming the op, the elements, the bytes and the limit; and when the
+ * backend cannot hold the dtype at all (f16 without the 'f16' capability), naming the op, the dtype and
+ * the backend.
  */
 export function checkBufferSize(op: string, shape: readonly number[], dtype: DType, backend: Backend): void {
+  if (dtype === 'f16' && !backend.capabilities.features.has('f16')) {
+    throw new Error(`${op}: dtype f16 is not supported by backend '${backend.name}' (it has no f16 storage or arithmetic, ` +
+      `WebGPU's shader-f16; f16 tensors are never emulated by packing): use f32, or a backend with f16 (webgpu with shader-f16, cpu)`);
+  }
   const size = shape.reduce((a, b) => a * b, 1);
-  const bytes = size * 4;
+  const bytes = size * elementBytes(dtype);
   const limit = backend.capabilities.limits.maxBufferSize;
   if (bytes > limit) {
     throw new Error(`${op}: shape [${shape.join(', ')}] (${dtype}) has ${size} elements (${bytes} bytes), more than the largest buffer of backend '${backend.name}' (${limit} bytes)`);

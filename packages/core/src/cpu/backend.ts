@@ -1,15 +1,19 @@
 // The CPU reference backend: runs kernels of the IR by compiling them to JavaScript (codegen.ts) and
 // executing each workgroup's invocations in lockstep, so that workgroup memory, barriers and subgroup
 // operations mean what they mean on a GPU. In 'f64' mode f32 tensors are stored and computed in
-// float64 (gradient checks); in 'f32' mode every float result is rounded with Math.fround.
+// float64 (gradient checks); in 'f32' mode every float result is rounded with Math.fround. f16 tensors
+// hold f16 values (in a Float32Array, which holds each exactly) and every f16 result is rounded to f16
+// in both modes. Subgroup matrices are resolved per subgroup (subgroup-matrix.ts).
 import {
   type Backend, type Bindings, type Capabilities, type DType, type DeviceBuffer, type Executable, type Grid, type MemoryStats,
   isBufferRange,
 } from '../backend.js';
 import { kernelHash } from '../ir/hash.js';
-import { f2i, f2u, idiv, imod, udiv, umod } from '../ir/int-semantics.js';
-import type { Kernel, ScalarType } from '../ir/types.js';
+import { f2i, f2u, h2i, h2u, idiv, imod, udiv, umod } from '../ir/int-semantics.js';
+import type { Kernel, ScalarType, SubgroupMatrixConfig } from '../ir/types.js';
 import { vectorInfo } from '../ir/types.js';
+import { f16Round } from '../ir/f16.js';
+import { type MatrixRequest, resolveMatrix } from './subgroup-matrix.js';
 import { validateKernel } from '../ir/validate.js';
 import { type Precision, generateJs } from './codegen.js';
 import { checkBindings, checkCapabilities } from '../kernel-checks.js';
@@ -21,7 +25,7 @@ type Storage = Float64Array | Float32Array | Int32Array | Uint32Array;
 class CpuBuffer implements DeviceBuffer {
   freed = false;
   constructor(readonly length: number, readonly dtype: DType, readonly data: Storage) {}
-  get bytes() { return this.data.byteLength; }
+  get bytes() { return this.dtype === 'f16' ? this.length * 2 : this.data.byteLength; }
 }
 
 interface CpuExecutable extends Executable {
@@ -35,7 +39,16 @@ export interface CpuBackendOptions {
   subgroupSize?: number;
   /** The largest storage binding in bytes (to test chunking on small data; default 2 GiB). */
   maxStorageBufferBindingSize?: number;
+  /** The subgroup-matrix products offered (default REFERENCE_MATRIX_CONFIGS; [] for none). */
+  subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[];
 }
+
+/**
+ * The subgroup-matrix configurations the reference offers by default: those Dawn offers on NVIDIA
+ * through Vulkan (f16 x f16 -> f16 or f32, M x N x K = 16x16x16, 16x8x16, 16x8x8).
+ */
+export const REFERENCE_MATRIX_CONFIGS: readonly SubgroupMatrixConfig[] = [[16, 16, 16], [16, 8, 16], [16, 8, 8]].flatMap(([M, N, K]) =>
+  (['f16', 'f32'] as const).map((result) => ({ M: M!, N: N!, K: K!, component: 'f16' as const, result })));
 
 class OutOfBoundsError extends Error {}
 const rd = (a: Storage, i: number, name: string) => {
@@ -56,9 +69,10 @@ const wrv = (a: Storage, i: number, lanes: number, v: number[], name: string) =>
   if (!(i >= 0 && base + lanes <= a.length)) throw new OutOfBoundsError(`write of '${name}'[${i}] (vec${lanes}) out of bounds (length ${a.length / lanes})`);
   for (let k = 0; k < lanes; k++) a[base + k] = v[k]!;
 };
-const HELPERS = { rd, rdv, wr, wrv, idiv, imod, udiv, umod, f2i, f2u };
+const HELPERS = { rd, rdv, wr, wrv, idiv, imod, udiv, umod, f2i, f2u, h2i, h2u, f16r: f16Round };
 
-type SyncRequest = 0 | [site: number, op: string, value: number | number[], lane: number, elem: ScalarType];
+type SubgroupRequest = [site: number, op: string, value: number | number[], lane: number, elem: ScalarType];
+type SyncRequest = 0 | SubgroupRequest | [site: number, op: 'matrix', request: MatrixRequest];
 
 export class CpuBackend implements Backend {
   readonly name: string;
@@ -74,9 +88,11 @@ export class CpuBackend implements Backend {
     this.subgroupSize = opts.subgroupSize ?? 32;
     this.name = this.precision === 'f64' ? 'cpu:f64' : 'cpu';
     this.description = `reference IR interpreter, ${this.precision}, subgroup size ${this.subgroupSize}`;
+    const matrixConfigs = opts.subgroupMatrixConfigs ?? REFERENCE_MATRIX_CONFIGS;
     this.capabilities = {
-      features: new Set(['workgroupMemory', 'subgroups']),
+      features: new Set(['workgroupMemory', 'subgroups', 'f16', ...(matrixConfigs.length ? ['subgroupMatrix' as const] : [])]),
       subgroupSize: this.subgroupSize,
+      subgroupMatrixConfigs: matrixConfigs,
       mapOnly: false,
       bindingRanges: true,
       prefersMapKernels: true,
@@ -101,7 +117,8 @@ export class CpuBackend implements Backend {
     if (length * 4 > limit) {
       throw new Error(`${this.name}: a buffer of ${length} ${dtype} elements (${length * 4} bytes) exceeds this backend's largest buffer (${limit} bytes)`);
     }
-    const buf = new CpuBuffer(length, dtype, dtype === 'f32' ? this.floatArray(length) : new Int32Array(length));
+    const data = dtype === 'f32' ? this.floatArray(length) : dtype === 'f16' ? new Float32Array(length) : new Int32Array(length);
+    const buf = new CpuBuffer(length, dtype, data);
     this.counter.allocated(buf.bytes);
     return buf;
   }
@@ -116,7 +133,7 @@ export class CpuBackend implements Backend {
   write(buffer: DeviceBuffer, data: ArrayLike<number>, offset = 0): void {
     const b = this.own(buffer, 'write');
     if (offset + data.length > b.length) throw new Error(`cpu: write of ${data.length} elements at ${offset} exceeds buffer of ${b.length}`);
-    b.data.set(data, offset);
+    b.data.set(b.dtype === 'f16' ? Array.from(data, f16Round) : data, offset);
   }
 
   async read(buffer: DeviceBuffer): Promise<Float64Array | Float32Array | Int32Array> {
@@ -185,7 +202,7 @@ export class CpuBackend implements Backend {
     for (const a of kernel.shared) {
       const { elem, lanes } = vectorInfo(a.type);
       const n = a.length * lanes;
-      S[a.name] = elem === 'f32' ? this.floatArray(n) : elem === 'u32' ? new Uint32Array(n) : new Int32Array(n);
+      S[a.name] = elem === 'f32' ? this.floatArray(n) : elem === 'f16' ? new Float32Array(n) : elem === 'u32' ? new Uint32Array(n) : new Int32Array(n);
     }
     return S;
   }
@@ -231,7 +248,10 @@ export class CpuBackend implements Backend {
             }
           }
           if (reqSite < 0) continue;
-          const results = resolveSubgroup(members.map((li) => state[li]!.value as Exclude<SyncRequest, 0>), members.map((li) => li - base), this.precision, kernel.name);
+          const reqs = members.map((li) => state[li]!.value as Exclude<SyncRequest, 0>);
+          const results = reqs[0]![1] === 'matrix'
+            ? resolveMatrix(reqs.map((r) => r[2] as MatrixRequest), { kernel: kernel.name, precision: this.precision, subgroupSize: sg, where })
+            : resolveSubgroup(reqs as SubgroupRequest[], members.map((li) => li - base), this.precision, kernel.name);
           members.forEach((li, j) => { state[li] = gens[li]!.next(results[j]); });
         }
         continue;
@@ -264,10 +284,10 @@ export class CpuBackend implements Backend {
 
 type LockstepFactory = (...args: number[]) => Generator<SyncRequest, void, unknown>;
 
-function resolveSubgroup(reqs: Exclude<SyncRequest, 0>[], lanes: number[], precision: Precision, kernel: string): (number | number[])[] {
+function resolveSubgroup(reqs: SubgroupRequest[], lanes: number[], precision: Precision, kernel: string): (number | number[])[] {
   const op = reqs[0]![1];
   const elem = reqs[0]![4];
-  const round = (x: number) => (elem === 'f32' ? (precision === 'f32' ? Math.fround(x) : x) : elem === 'i32' ? x | 0 : x >>> 0);
+  const round = (x: number) => (elem === 'f16' ? f16Round(x) : elem === 'f32' ? (precision === 'f32' ? Math.fround(x) : x) : elem === 'i32' ? x | 0 : x >>> 0);
   const combine = (f: (a: number, b: number) => number) => {
     const vals = reqs.map((r) => r[2]);
     const acc = vals.slice(1).reduce((a, v) =>

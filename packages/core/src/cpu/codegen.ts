@@ -1,10 +1,14 @@
 // IR -> JavaScript for the CPU reference. The generated source is the IR's meaning written out:
-// f32 arithmetic rounds every result with Math.fround (or not at all in f64 mode), i32/u32 wrap as on a
-// GPU, reads and writes are bounds-checked and throw. Kernels with barriers or subgroup operations are
-// compiled to generators that yield at each synchronisation point, so a scheduler can run a workgroup's
-// invocations in lockstep (see backend.ts). Operators are written out from ir/int-semantics.ts's definitions.
-import type { Expr, Kernel, ScalarType, Stmt, ValueType } from '../ir/types.js';
-import { vectorInfo } from '../ir/types.js';
+// f32 arithmetic rounds every result with Math.fround (or not at all in f64 mode), f16 arithmetic rounds
+// every result to f16 (f16r, in both modes: f16 is a storage format, and its rounding is what an f16
+// kernel is checked for), i32/u32 wrap as on a GPU, reads and writes are bounds-checked and throw.
+// Kernels with barriers, subgroup operations or subgroup matrices are compiled to generators that yield
+// at each synchronisation point, so a scheduler can run a workgroup's invocations in lockstep (see
+// backend.ts; subgroup matrices in subgroup-matrix.ts). Operators are written out from
+// ir/int-semantics.ts's definitions.
+import type { Expr, FloatType, Kernel, MatrixSpace, ScalarType, Stmt, ValueType } from '../ir/types.js';
+import { isFloat, vectorInfo } from '../ir/types.js';
+import { f16Round } from '../ir/f16.js';
 import { BINARY, type Host, UNARY } from '../ir/int-semantics.js';
 import type { KernelInfo } from '../ir/validate.js';
 
@@ -20,9 +24,9 @@ export interface GeneratedKernel {
 const id = (prefix: string, name: string) => `${prefix}_${name}`;
 
 export function generateJs(kernel: Kernel, info: KernelInfo, precision: Precision, subgroupSize: number): GeneratedKernel {
-  const lockstep = info.usesBarrier || info.usesSubgroups;
+  const lockstep = info.usesBarrier || info.usesSubgroups || info.usesMatrices;
   const [WX, WY] = kernel.workgroupSize;
-  const round = (s: string) => (precision === 'f32' ? `Math.fround(${s})` : `(${s})`);
+  const round = (s: string, t: FloatType) => (t === 'f16' ? `f16r(${s})` : precision === 'f32' ? `Math.fround(${s})` : `(${s})`);
   let site = 0;
   const typeOf = (e: Expr): ValueType => info.types.get(e)!;
 
@@ -39,15 +43,16 @@ export function generateJs(kernel: Kernel, info: KernelInfo, precision: Precisio
     if (from === to) return a;
     if (to === 'bool') return `(${a} !== 0)`;
     if (from === 'bool') return `(${a} ? 1 : 0)`;
-    if (to === 'f32') return round(a);
-    if (to === 'i32') return from === 'f32' ? `f2i(${a})` : `(${a} | 0)`;
-    return from === 'f32' ? `f2u(${a})` : `(${a} >>> 0)`;
+    if (isFloat(to)) return round(a, to);
+    const fromFloat = from === 'f16' ? 'h2' : from === 'f32' ? 'f2' : null;
+    if (to === 'i32') return fromFloat ? `${fromFloat}i(${a})` : `(${a} | 0)`;
+    return fromFloat ? `${fromFloat}u(${a})` : `(${a} >>> 0)`;
   };
 
   const constant = (e: Extract<Expr, { k: 'const' }>): string => {
     if (e.type === 'bool') return String(e.value);
     const v = e.value as number;
-    const n = e.type === 'f32' ? (precision === 'f32' ? Math.fround(v) : v) : e.type === 'i32' ? v | 0 : v >>> 0;
+    const n = e.type === 'f16' ? f16Round(v) : e.type === 'f32' ? (precision === 'f32' ? Math.fround(v) : v) : e.type === 'i32' ? v | 0 : v >>> 0;
     return `(${n})`;
   };
 
@@ -96,8 +101,16 @@ export function generateJs(kernel: Kernel, info: KernelInfo, precision: Precisio
         const elem = vectorInfo(typeOf(e)).elem;
         return `(yield [${site++}, ${JSON.stringify(e.op)}, ${ex(e.a)}, ${e.lane ? ex(e.lane) : -1}, ${JSON.stringify(elem)}])`;
       }
+      case 'matrixFill': return matrixOp(`op: 'fill', type: ${JSON.stringify(e.type)}, value: ${ex(e.value)}`);
+      case 'matrixLoad':
+        return matrixOp(`op: 'load', type: ${JSON.stringify(e.type)}, ${memory(e.space, e.src, e.offset, e.stride, e.colMajor)}`);
+      case 'matrixMultiplyAdd': return matrixOp(`op: 'multiplyAdd', a: ${ex(e.a)}, b: ${ex(e.b)}, acc: ${ex(e.acc)}`);
     }
   };
+  // Subgroup-matrix operations are collective: each yields its request, resolved once per subgroup.
+  const matrixOp = (fields: string) => `(yield [${site++}, 'matrix', { ${fields} }])`;
+  const memory = (space: MatrixSpace, name: string, offset: Expr, stride: Expr, colMajor: boolean) =>
+    `data: ${id(space === 'storage' ? 'b' : 's', name)}, label: ${JSON.stringify(name)}, offset: ${ex(offset)}, stride: ${ex(stride)}, colMajor: ${colMajor}`;
 
   const store = (arrayVar: string, t: ValueType, index: string, value: string, label: string): string => {
     const lanes = vectorInfo(t).lanes;
@@ -122,6 +135,7 @@ export function generateJs(kernel: Kernel, info: KernelInfo, precision: Precisio
         return `${ind}for (let ${v} = ${ex(s.from)}; ${v} < ${ex(s.to)}; ${v} += ${s.step}) {\n${block(s.body, ind + '  ')}\n${ind}}`;
       }
       case 'barrier': return `${ind}yield 0;`;
+      case 'matrixStore': return `${ind}${matrixOp(`op: 'store', value: ${ex(s.value)}, ${memory(s.space, s.dst, s.offset, s.stride, s.colMajor)}`)};`;
       case 'return': return lockstep ? `${ind}return;` : `${ind}break inv;`;
     }
   };

@@ -7,7 +7,7 @@
 //     b.if(i.lt(n), () => out.store(i, x.at(i).mul(s)));
 //   });
 import type {
-  BinaryOp, BufferDecl, BuiltinName, Expr, Kernel, NumericScalar, ScalarType, SharedDecl, Stmt,
+  BinaryOp, BufferDecl, BuiltinName, Expr, Kernel, MatrixType, NumericScalar, ScalarType, SharedDecl, Stmt,
   SubgroupOp, UnaryOp, UniformDecl, ValueType, VectorType,
 } from './types.js';
 import { vectorInfo } from './types.js';
@@ -71,6 +71,7 @@ export class Ex {
   isFinite() { return new Ex({ k: 'unary', op: 'isFinite', a: this.node }, 'bool'); }
   cast(to: ScalarType) { return new Ex({ k: 'cast', to, a: this.node }, to); }
   toF32() { return this.cast('f32'); }
+  toF16() { return this.cast('f16'); }
   toI32() { return this.cast('i32'); }
   toU32() { return this.cast('u32'); }
   component(i: number) { return new Ex({ k: 'component', a: this.node, index: i }, vectorInfo(this.type).elem); }
@@ -90,6 +91,7 @@ export function lit(value: number | boolean, type: ScalarType): Ex {
   return new Ex({ k: 'const', type, value }, type);
 }
 export const f32 = (v: number) => lit(v, 'f32');
+export const f16 = (v: number) => lit(v, 'f16');
 export const i32 = (v: number) => lit(v, 'i32');
 export const u32 = (v: number) => lit(v, 'u32');
 
@@ -129,6 +131,14 @@ export class VarRef extends Ex {
 }
 
 const toIndex = (v: Operand): Expr => (v instanceof Ex ? v.node : lit(v as number, 'i32').node);
+
+/** How a subgroup matrix sits in memory: row-major unless colMajor (then stride separates columns). */
+export interface MatrixLayout {
+  colMajor?: boolean;
+}
+
+const matrixPlace = (ref: BufferRef | SharedRef) =>
+  ref instanceof BufferRef ? { space: 'storage' as const, name: ref.decl.name } : { space: 'workgroup' as const, name: ref.decl.name };
 
 export interface KernelOptions {
   workgroupSize: number | [number, number?, number?];
@@ -244,6 +254,24 @@ export class KernelBuilder {
   subgroupMin(v: Ex) { return this.subgroup('min', v); }
   subgroupBroadcast(v: Ex, lane: number) { return this.subgroup('broadcast', v, lane); }
   subgroupShuffle(v: Ex, lane: Operand) { return this.subgroup('shuffle', v, lane); }
+
+  /** A subgroup matrix with every element `value` (collective over the subgroup, like every matrix op). */
+  matrixFill(type: MatrixType, value: Ex): Ex {
+    return new Ex({ k: 'matrixFill', type, value: value.node }, type);
+  }
+  /** A subgroup matrix read from a buffer or workgroup array at `offset`, rows (or columns) `stride` apart. */
+  matrixLoad(type: MatrixType, from: BufferRef | SharedRef, offset: Operand, stride: Operand, layout: MatrixLayout = {}): Ex {
+    const { space, name } = matrixPlace(from);
+    return new Ex({ k: 'matrixLoad', type, space, src: name, offset: toIndex(offset), stride: toIndex(stride), colMajor: layout.colMajor ?? false }, type);
+  }
+  /** a x b + acc (left x right + result), in acc's type. */
+  matrixMultiplyAdd(a: Ex, b: Ex, acc: Ex): Ex {
+    return new Ex({ k: 'matrixMultiplyAdd', a: a.node, b: b.node, acc: acc.node }, acc.type);
+  }
+  matrixStore(to: BufferRef | SharedRef, offset: Operand, value: Ex, stride: Operand, layout: MatrixLayout = {}): void {
+    const { space, name } = matrixPlace(to);
+    this.emit({ k: 'matrixStore', space, dst: name, offset: toIndex(offset), stride: toIndex(stride), colMajor: layout.colMajor ?? false, value: value.node });
+  }
 
   build(name: string): Kernel {
     if (this.blocks.length !== 1) throw new Error(`kernel '${name}': unbalanced blocks`);

@@ -6,7 +6,7 @@ const fnLike = new Set(['min', 'max', 'pow']);
 
 export function printExpr(e: Expr): string {
   switch (e.k) {
-    case 'const': return typeof e.value === 'boolean' ? String(e.value) : e.type === 'f32' && Number.isInteger(e.value) ? `${e.value}.0` : String(e.value);
+    case 'const': return typeof e.value === 'boolean' ? String(e.value) : `${e.value}${e.type === 'f16' ? 'h' : e.type === 'f32' && Number.isInteger(e.value) ? '.0' : ''}`;
     case 'ref': return e.name;
     case 'uniform': return `uniform.${e.name}`;
     case 'builtin': return `${e.name}.${'xyz'[e.axis]}`;
@@ -19,8 +19,14 @@ export function printExpr(e: Expr): string {
     case 'vec': return `${e.type}(${e.parts.map(printExpr).join(', ')})`;
     case 'component': return `${printExpr(e.a)}.${'xyzw'[e.index]}`;
     case 'subgroup': return `subgroup_${e.op}(${printExpr(e.a)}${e.lane ? `, ${printExpr(e.lane)}` : ''})`;
+    case 'matrixFill': return `${e.type}(${printExpr(e.value)})`;
+    case 'matrixLoad': return `matrix_load<${e.type}>(${matrixPlace(e.space, e.src, e.offset, e.stride, e.colMajor)})`;
+    case 'matrixMultiplyAdd': return `matrix_multiply_add(${printExpr(e.a)}, ${printExpr(e.b)}, ${printExpr(e.acc)})`;
   }
 }
+
+const matrixPlace = (space: string, name: string, offset: Expr, stride: Expr, colMajor: boolean) =>
+  `${space === 'workgroup' ? 'shared.' : ''}${name}, offset ${printExpr(offset)}, stride ${printExpr(stride)}${colMajor ? ', column-major' : ''}`;
 
 function printStmts(stmts: Stmt[], indent: string, out: string[]): void {
   for (const s of stmts) {
@@ -31,6 +37,7 @@ function printStmts(stmts: Stmt[], indent: string, out: string[]): void {
       case 'store': out.push(`${indent}${s.buf}[${printExpr(s.index)}] = ${printExpr(s.value)};`); break;
       case 'storeShared': out.push(`${indent}shared.${s.arr}[${printExpr(s.index)}] = ${printExpr(s.value)};`); break;
       case 'barrier': out.push(`${indent}barrier();`); break;
+      case 'matrixStore': out.push(`${indent}matrix_store(${matrixPlace(s.space, s.dst, s.offset, s.stride, s.colMajor)}, ${printExpr(s.value)});`); break;
       case 'return': out.push(`${indent}return;`); break;
       case 'for':
         out.push(`${indent}for (${s.name} = ${printExpr(s.from)}; ${s.name} < ${printExpr(s.to)}; ${s.name} += ${s.step}) {`);

@@ -1,9 +1,10 @@
 // Type inference and validation of kernels. Every backend calls `validateKernel` before lowering; the
 // returned type map is what code generators use to pick per-type operators.
 import {
-  type BinaryOp, type Capability, type Expr, type Kernel, type Stmt, type UnaryOp, type ValueType,
-  isVector, vectorInfo,
+  type BinaryOp, type Capability, type Expr, type Kernel, type MatrixInfo, type Stmt, type SubgroupMatrixConfig, type UnaryOp,
+  type ValueType, isFloat, isMatrix, isVector, matrixInfo, vectorInfo,
 } from './types.js';
+import { f16Round } from './f16.js';
 
 export class KernelValidationError extends Error {
   constructor(kernel: string, where: string, message: string) {
@@ -18,6 +19,10 @@ export interface KernelInfo {
   requires: Set<Capability>;
   usesBarrier: boolean;
   usesSubgroups: boolean;
+  /** Subgroup-matrix operations are collective over a subgroup, like subgroup operations. */
+  usesMatrices: boolean;
+  /** The subgroup-matrix products the kernel computes (each must be a configuration the backend offers). */
+  matrixConfigs: SubgroupMatrixConfig[];
 }
 
 const describe = (e: Expr | Stmt): string => {
@@ -31,7 +36,7 @@ const BINARY_KIND: Record<BinaryOp, 'arith' | 'compare' | 'logic' | 'bits'> = {
   '&&': 'logic', '||': 'logic',
   '&': 'bits', '|': 'bits', '^': 'bits', '<<': 'bits', '>>': 'bits',
 };
-/** The operand each unary operator takes: f32 (or its vectors), a scalar f32, bool, or f32 or i32. */
+/** The operand each unary operator takes: a float (or its vectors), a scalar float, bool, or a float or i32. */
 const UNARY_OPERAND: Record<UnaryOp, 'float' | 'scalarFloat' | 'bool' | 'signed'> = {
   exp: 'float', log: 'float', sqrt: 'float', rsqrt: 'float', tanh: 'float', floor: 'float', ceil: 'float', sin: 'float', cos: 'float',
   isNan: 'scalarFloat', isFinite: 'scalarFloat',
@@ -54,6 +59,7 @@ export function validateKernel(kernel: Kernel): KernelInfo {
   const requires = new Set<Capability>();
   let usesBarrier = false;
   let usesSubgroups = false;
+  const matrixConfigs: SubgroupMatrixConfig[] = [];
 
   const names = new Set<string>();
   const declare = (node: Expr | Stmt, name: string) => {
@@ -75,11 +81,61 @@ export function validateKernel(kernel: Kernel): KernelInfo {
     if (!Number.isInteger(s.length) || s.length < 1) fail({ k: 'ref', name: s.name }, `workgroup array length must be a positive integer`);
   }
   if (kernel.shared.length) requires.add('workgroupMemory');
+  const noteF16 = (t: ValueType) => {
+    if (!isMatrix(t) && vectorInfo(t).elem === 'f16') requires.add('f16');
+  };
+  for (const d of [...kernel.buffers, ...kernel.shared]) {
+    const { elem, lanes } = vectorInfo(d.type);
+    if (!['f32', 'f16', 'i32', 'u32'].includes(elem) || (isVector(d.type) && lanes !== 2 && lanes !== 4)) {
+      fail({ k: 'ref', name: d.name }, `'${d.name}' has type ${d.type}; buffers and workgroup arrays hold f32, f16, i32 or u32 scalars or their vec2 / vec4`);
+    }
+    noteF16(d.type);
+  }
+  for (const u of kernel.uniforms) {
+    if (u.type !== 'f32' && u.type !== 'i32' && u.type !== 'u32') fail({ k: 'uniform', name: u.name }, `uniform '${u.name}' has type ${u.type}; uniforms are f32, i32 or u32`);
+  }
 
   const typeOf = (e: Expr): ValueType => {
     const t = infer(e);
+    noteF16(t);
     types.set(e, t);
     return t;
+  };
+  /** The type of an operand of scalar or vector operators: a subgroup matrix is none. */
+  const plainType = (e: Expr, parent: Expr): ValueType => {
+    const t = typeOf(e);
+    if (isMatrix(t)) fail(parent, `a subgroup matrix (${t}) is not an operand of '${parent.k}': only matrix operations take one`);
+    return t;
+  };
+  const matrixOf = (e: Expr, parent: Expr | Stmt, what: string): MatrixInfo => {
+    const t = typeOf(e);
+    const m = isMatrix(t) ? matrixInfo(t) : null;
+    if (!m) return fail(parent, `${what} must be a subgroup matrix, got ${t}`);
+    return m;
+  };
+  /** The element type of the buffer or workgroup array a matrix is loaded from or stored to. */
+  const matrixMemory = (node: Expr | Stmt, space: string, name: string, write: boolean): ValueType => {
+    requires.add('subgroupMatrix');
+    if (space === 'storage') {
+      const b = buffers.get(name);
+      if (!b) return fail(node, `unknown buffer '${name}'`);
+      if (write && b.access !== 'read_write') fail(node, `matrix store to read-only buffer '${name}'`);
+      return b.type;
+    }
+    if (space !== 'workgroup') return fail(node, `matrix memory space must be 'storage' or 'workgroup', got '${space}'`);
+    const a = shared.get(name);
+    if (!a) return fail(node, `unknown workgroup array '${name}'`);
+    return a.type;
+  };
+  const matrixAddressing = (node: Expr | Stmt, m: { offset: Expr; stride: Expr; colMajor: boolean }, info: MatrixInfo) => {
+    expectIndex(m.offset, node);
+    expectIndex(m.stride, node);
+    if (typeof m.colMajor !== 'boolean') fail(node, `colMajor must be true or false`);
+    // WGSL leaves a stride below the row (or column) length undefined; a constant one is refused here.
+    const least = m.colMajor ? info.rows : info.cols;
+    if (m.stride.k === 'const' && (m.stride.value as number) < least) {
+      fail(node, `stride ${String(m.stride.value)} is below the ${m.colMajor ? 'rows' : 'columns'} (${least}) of a ${m.colMajor ? 'column' : 'row'}-major matrix`);
+    }
   };
   const expectIndex = (e: Expr, parent: Expr | Stmt) => {
     const t = typeOf(e);
@@ -93,6 +149,7 @@ export function validateKernel(kernel: Kernel): KernelInfo {
           fail(e, `constant ${String(e.value)} does not fit type ${e.type}`);
         }
         if ((e.type === 'i32' || e.type === 'u32') && !Number.isInteger(e.value)) fail(e, `integer constant expected`);
+        if (e.type === 'f16' && !Number.isFinite(f16Round(e.value as number))) fail(e, `constant ${String(e.value)} overflows f16 (largest 65504)`);
         return e.type;
       case 'ref': {
         const t = varTypes.get(e.name);
@@ -123,15 +180,15 @@ export function validateKernel(kernel: Kernel): KernelInfo {
         return s!.type;
       }
       case 'binary': {
-        const a = typeOf(e.a);
-        const b = typeOf(e.b);
+        const a = plainType(e.a, e);
+        const b = plainType(e.b, e);
         if (a !== b) fail(e, `operand types differ: ${a} ${e.op} ${b}`);
         const elem = vectorInfo(a).elem;
         // A kernel from JSON may hold any operator: an unknown one has no kind.
         switch (BINARY_KIND[e.op]) {
           case 'arith':
             if (elem === 'bool') fail(e, `arithmetic '${e.op}' on bool`);
-            if (e.op === 'pow' && elem !== 'f32') fail(e, `pow needs f32, got ${a}`);
+            if (e.op === 'pow' && !isFloat(elem)) fail(e, `pow needs f32, got ${a} (or f16)`);
             return a;
           case 'compare':
             if (isVector(a)) fail(e, `comparison of vectors is not supported`);
@@ -148,17 +205,17 @@ export function validateKernel(kernel: Kernel): KernelInfo {
         }
       }
       case 'unary': {
-        const a = typeOf(e.a);
+        const a = plainType(e.a, e);
         const elem = vectorInfo(a).elem;
         switch (UNARY_OPERAND[e.op]) {
           case 'scalarFloat':
-            if (a !== 'f32') fail(e, `'${e.op}' needs a scalar f32, got ${a}`);
+            if (a !== 'f32' && a !== 'f16') fail(e, `'${e.op}' needs a scalar f32, got ${a} (or f16)`);
             return 'bool';
           case 'bool':
             if (a !== 'bool') fail(e, `'not' needs bool, got ${a}`);
             return a;
           case 'float':
-            if (elem !== 'f32') fail(e, `'${e.op}' needs f32, got ${a}`);
+            if (!isFloat(elem)) fail(e, `'${e.op}' needs f32, got ${a} (or f16)`);
             return a;
           case 'signed':
             if (elem === 'bool' || elem === 'u32') fail(e, `'${e.op}' needs f32 or i32, got ${a}`);
@@ -169,24 +226,24 @@ export function validateKernel(kernel: Kernel): KernelInfo {
       }
       case 'select': {
         if (typeOf(e.cond) !== 'bool') fail(e, `select condition must be bool`);
-        const a = typeOf(e.a);
-        const b = typeOf(e.b);
+        const a = plainType(e.a, e);
+        const b = plainType(e.b, e);
         if (a !== b) fail(e, `select branches differ: ${a} vs ${b}`);
         return a;
       }
       case 'cast': {
-        const a = typeOf(e.a);
+        const a = plainType(e.a, e);
         if (isVector(a)) fail(e, `cast of a vector is not supported`);
         return e.to;
       }
       case 'vec': {
         const { elem, lanes } = vectorInfo(e.type);
         if (e.parts.length !== lanes) fail(e, `${e.type} needs ${lanes} parts, got ${e.parts.length}`);
-        for (const p of e.parts) if (typeOf(p) !== elem) fail(e, `${e.type} part must be ${elem}`);
+        for (const p of e.parts) if (plainType(p, e) !== elem) fail(e, `${e.type} part must be ${elem}`);
         return e.type;
       }
       case 'component': {
-        const a = typeOf(e.a);
+        const a = plainType(e.a, e);
         const { elem, lanes } = vectorInfo(a);
         if (!isVector(a)) fail(e, `component of non-vector ${a}`);
         if (!Number.isInteger(e.index) || e.index < 0 || e.index >= lanes) fail(e, `component ${e.index} out of range for ${a}`);
@@ -195,7 +252,7 @@ export function validateKernel(kernel: Kernel): KernelInfo {
       case 'subgroup': {
         requires.add('subgroups');
         usesSubgroups = true;
-        const a = typeOf(e.a);
+        const a = plainType(e.a, e);
         if (vectorInfo(a).elem === 'bool') fail(e, `subgroup ${e.op} of bool`);
         if (e.op === 'broadcast' || e.op === 'shuffle') {
           if (!e.lane) fail(e, `subgroup ${e.op} needs a lane`);
@@ -203,6 +260,40 @@ export function validateKernel(kernel: Kernel): KernelInfo {
           if (e.op === 'broadcast' && e.lane!.k !== 'const') fail(e, `subgroup broadcast lane must be a constant`);
         } else if (e.lane) fail(e, `subgroup ${e.op} takes no lane`);
         return a;
+      }
+      case 'matrixFill': {
+        requires.add('subgroupMatrix');
+        const m = matrixInfo(e.type);
+        if (!m) return fail(e, `'${e.type}' is not a subgroup matrix type`);
+        const v = plainType(e.value, e);
+        if (v !== m.elem) fail(e, `fill value of ${e.type} must be ${m.elem}, got ${v}`);
+        return e.type;
+      }
+      case 'matrixLoad': {
+        const m = matrixInfo(e.type);
+        if (!m) return fail(e, `'${e.type}' is not a subgroup matrix type`);
+        const elem = matrixMemory(e, e.space, e.src, false);
+        if (elem !== m.elem) fail(e, `a ${e.type} loads from an array of ${m.elem}, not of ${elem} ('${e.src}')`);
+        matrixAddressing(e, e, m);
+        return e.type;
+      }
+      case 'matrixMultiplyAdd': {
+        requires.add('subgroupMatrix');
+        const a = matrixOf(e.a, e, 'the left operand');
+        const b = matrixOf(e.b, e, 'the right operand');
+        const c = matrixOf(e.acc, e, 'the accumulator');
+        if (a.role !== 'left' || b.role !== 'right' || c.role !== 'result') {
+          fail(e, `multiply-add takes left, right and result matrices, got ${a.role}, ${b.role} and ${c.role}`);
+        }
+        if (a.elem !== b.elem) fail(e, `left and right matrices differ in element type: ${a.elem} and ${b.elem}`);
+        if (a.elem === 'f32' && c.elem !== 'f32') fail(e, `f32 matrices accumulate in f32, not ${c.elem}`);
+        // left: K columns, M rows; right: N columns, K rows; result: N columns, M rows.
+        if (a.cols !== b.rows || a.rows !== c.rows || b.cols !== c.cols) {
+          fail(e, `shapes do not chain: left ${a.rows}x${a.cols}, right ${b.rows}x${b.cols}, result ${c.rows}x${c.cols} (rows x columns)`);
+        }
+        const config = { M: a.rows, N: b.cols, K: a.cols, component: a.elem, result: c.elem };
+        if (!matrixConfigs.some((x) => JSON.stringify(x) === JSON.stringify(config))) matrixConfigs.push(config);
+        return typeOf(e.acc);
       }
     }
     return fail(e, `unknown expression kind`);
@@ -219,6 +310,7 @@ export function validateKernel(kernel: Kernel): KernelInfo {
         }
         case 'var': {
           declare(s, s.name);
+          if (isMatrix(s.type) && !matrixInfo(s.type)) fail(s, `'${s.type}' is not a subgroup matrix type`);
           if (typeOf(s.init) !== s.type) fail(s, `var '${s.name}' of type ${s.type} initialised with ${types.get(s.init)}`);
           varTypes.set(s.name, s.type);
           mutable.add(s.name);
@@ -262,6 +354,13 @@ export function validateKernel(kernel: Kernel): KernelInfo {
           walk(s.body, new Set([...loopVars, s.name]));
           break;
         }
+        case 'matrixStore': {
+          const m = matrixOf(s.value, s, 'the stored value');
+          const elem = matrixMemory(s, s.space, s.dst, true);
+          if (elem !== m.elem) fail(s, `a matrix of ${m.elem} stores to an array of ${m.elem}, and '${s.dst}' holds ${elem}`);
+          matrixAddressing(s, s, m);
+          break;
+        }
         case 'barrier':
           usesBarrier = true;
           requires.add('workgroupMemory');
@@ -281,11 +380,12 @@ export function validateKernel(kernel: Kernel): KernelInfo {
     if (kernel.buffers.filter((b) => b.access === 'read_write').length !== 1) {
       throw new KernelValidationError(kernel.name, 'map', `a map kernel writes exactly one buffer`);
     }
-    if (usesBarrier || usesSubgroups || kernel.shared.length) {
-      throw new KernelValidationError(kernel.name, 'map', `a map kernel uses no workgroup memory, barriers or subgroups`);
+    if (usesBarrier || usesSubgroups || requires.has('subgroupMatrix') || kernel.shared.length) {
+      throw new KernelValidationError(kernel.name, 'map', `a map kernel uses no workgroup memory, barriers, subgroups or subgroup matrices`);
     }
   }
-  const info = { types, varTypes, requires, usesBarrier, usesSubgroups };
+  const usesMatrices = requires.has('subgroupMatrix');
+  const info = { types, varTypes, requires, usesBarrier, usesSubgroups, usesMatrices, matrixConfigs };
   infoCache.set(kernel, info);
   return info;
 }

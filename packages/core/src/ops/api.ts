@@ -7,4 +7,5 @@ export * from './matmul.js';
 export * from './index-ops.js';
 export * from './nn-ops.js';
 export * from './variants.js';
+export * from './subgroup-matrix-matmul.js';
 import './tuned/index.js';

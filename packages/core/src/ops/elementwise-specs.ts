@@ -1,12 +1,15 @@
 // The scalar functions of elementwise ops, written once as IR expressions; kernels.ts wraps them in a
 // broadcasting map kernel. Backends never see these names, only the kernels built from them.
-import { type Ex, f32 } from '../ir/builder.js';
+import { type Ex, lit } from '../ir/builder.js';
+import type { ScalarType } from '../ir/types.js';
 
 export type UnaryName = 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'tanh' | 'abs' | 'relu' | 'sigmoid' | 'gelu';
 export type BinaryName = 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum';
 export type CompareOp = 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne';
 
 const GELU_C = Math.sqrt(2 / Math.PI);
+/** 1 in x's (float) type, so that the same expressions serve f32 and f16. */
+const one = (x: Ex) => lit(1, x.type as ScalarType);
 
 /** Tanh-approximated GELU, as GPT-2 uses. */
 export function geluExpr(x: Ex): Ex {
@@ -19,7 +22,7 @@ export function geluGradExpr(x: Ex): Ex {
   const inner = x.add(x.mul(x).mul(x).mul(0.044715)).mul(GELU_C);
   const t = inner.tanh();
   const dInner = x.mul(x).mul(3 * 0.044715).add(1).mul(GELU_C);
-  return t.add(1).mul(0.5).add(x.mul(0.5).mul(f32(1).sub(t.mul(t))).mul(dInner));
+  return t.add(1).mul(0.5).add(x.mul(0.5).mul(one(x).sub(t.mul(t))).mul(dInner));
 }
 
 export const unaryExprs: Record<UnaryName, (x: Ex) => Ex> = {
@@ -31,7 +34,7 @@ export const unaryExprs: Record<UnaryName, (x: Ex) => Ex> = {
   tanh: (x) => x.tanh(),
   abs: (x) => x.abs(),
   relu: (x) => x.max(0),
-  sigmoid: (x) => f32(1).div(x.neg().exp().add(1)),
+  sigmoid: (x) => one(x).div(x.neg().exp().add(1)),
   gelu: geluExpr,
 };
 

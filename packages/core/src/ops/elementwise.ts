@@ -1,8 +1,8 @@
 // Elementwise ops with broadcasting: unary, binary, comparisons, where, scalar forms and casts.
-import { f32 } from '../ir/builder.js';
+import { type Ex, f32 } from '../ir/builder.js';
 import { record } from '../autograd/record.js';
 import type { OpName } from '../autograd/node.js';
-import type { NumericScalar } from '../ir/types.js';
+import type { ElementScalar } from '../ir/types.js';
 import { Tensor } from '../tensor.js';
 import type { DType } from '../backend.js';
 import { type ElementwiseFn, elementwiseKernel } from './kernels.js';
@@ -24,7 +24,7 @@ export function mapElementwise(name: string, inputs: Tensor[], outDtype: DType, 
   const out = Tensor.empty(outShape, outDtype, inputs[0]!.backend, name);
   const contiguous = inputs.every((t) => sameShape(t.shape, outShape));
   const rank = contiguous ? 0 : outShape.length;
-  const kernel = elementwiseKernel(name, inputs.map((t) => t.dtype as NumericScalar), outDtype, rank, scalars.length, fn);
+  const kernel = elementwiseKernel(name, inputs.map((t) => t.dtype), outDtype, rank, scalars.length, fn);
   const uniforms: Record<string, number> = { ...indexedUniforms('s', scalars) };
   const buffers: Record<string, Tensor> = {};
   inputs.forEach((t, j) => {
@@ -41,8 +41,11 @@ export function mapElementwise(name: string, inputs: Tensor[], outDtype: DType, 
 }
 
 function requireFloat(op: string, ...ts: Tensor[]): void {
-  for (const t of ts) if (t.dtype !== 'f32') throw new Error(`${op}: needs f32 inputs, got ${t.dtype} ${fmt(t.shape)}`);
+  for (const t of ts) if (t.dtype === 'i32') throw new Error(`${op}: needs f32 inputs, got ${t.dtype} ${fmt(t.shape)} (or f16 ones)`);
 }
+
+/** A scalar uniform (f32) in x's float type: f16 ops compute in f16, as WGSL's do. */
+const inType = (s: Ex, x: Tensor): Ex => (x.dtype === 'f32' ? s : s.cast(x.dtype as ElementScalar));
 
 function unary(op: UnaryName & OpName, x: Tensor): Tensor {
   if (floatOnlyUnary.has(op)) requireFloat(op, x);
@@ -77,12 +80,12 @@ export const minimum = (a: Tensor, b: Tensor) => binary('minimum', a, b);
 
 export function addScalar(x: Tensor, value: number): Tensor {
   requireFloat('addScalar', x);
-  return record('addScalar', [x], mapElementwise('addScalar', [x], 'f32', ([a], [s]) => a!.add(s!), [value]), { value });
+  return record('addScalar', [x], mapElementwise('addScalar', [x], x.dtype, ([a], [s]) => a!.add(inType(s!, x)), [value]), { value });
 }
 
 export function mulScalar(x: Tensor, value: number): Tensor {
   requireFloat('mulScalar', x);
-  return record('mulScalar', [x], mapElementwise('mulScalar', [x], 'f32', ([a], [s]) => a!.mul(s!), [value]), { value });
+  return record('mulScalar', [x], mapElementwise('mulScalar', [x], x.dtype, ([a], [s]) => a!.mul(inType(s!, x)), [value]), { value });
 }
 
 /** 1 where `a op b` holds, else 0 (f32); not differentiable. */
@@ -95,7 +98,7 @@ export function compare(a: Tensor, op: CompareOp, b: Tensor): Tensor {
 /** 1 where `x op value` holds, else 0 (f32); `value` is compared in x's dtype. */
 export function compareScalar(x: Tensor, op: CompareOp, value: number): Tensor {
   const f = compareExprs[op];
-  const out = mapElementwise(`cmps_${op}`, [x], 'f32', ([a], [s]) => f(a!, x.dtype === 'f32' ? s! : s!.cast(x.dtype as NumericScalar)).select(f32(1), f32(0)), [value]);
+  const out = mapElementwise(`cmps_${op}`, [x], 'f32', ([a], [s]) => f(a!, inType(s!, x)).select(f32(1), f32(0)), [value]);
   return record('compareScalar', [x], out, { op, value });
 }
 

@@ -1,7 +1,7 @@
 // The map-variant kernels of the core ops, in the IR. Each is built once per rank / dtype combination
 // (memoKernel) and takes every size as a uniform. Tuned variants live beside the op that uses them.
 import { type Ex, type KernelBuilder, defineMapKernel, f32, i32 } from '../ir/builder.js';
-import type { Kernel, NumericScalar } from '../ir/types.js';
+import type { ElementScalar, Kernel, NumericScalar } from '../ir/types.js';
 import { memoKernel } from './launch.js';
 
 const WG = 64;
@@ -33,7 +33,7 @@ export type ElementwiseFn = (inputs: Ex[], scalars: Ex[]) => Ex;
  * out[i] = fn(in0[...], in1[...], ...) over an output of `rank` dims; each input is read through its own
  * strides (0 along broadcast dims). rank 0 means every input is contiguous with the output's shape.
  */
-export function elementwiseKernel(name: string, inTypes: NumericScalar[], outType: NumericScalar, rank: number, scalars: number, fn: ElementwiseFn): Kernel {
+export function elementwiseKernel(name: string, inTypes: ElementScalar[], outType: ElementScalar, rank: number, scalars: number, fn: ElementwiseFn): Kernel {
   return memoKernel(`ew:${name}:${inTypes}:${outType}:${rank}:${scalars}`, () =>
     defineMapKernel(`ew_${name}_r${rank}`, { workgroupSize: WG, outputType: outType },
       (b) => ({
@@ -243,8 +243,8 @@ export function oneHotKernel(): Kernel {
       }));
 }
 
-/** out[i] = value: fills a tensor without a host transfer. */
-export function fillKernel(type: NumericScalar): Kernel {
+/** out[i] = value: fills a tensor without a host transfer (value converted to its type). */
+export function fillKernel(type: ElementScalar): Kernel {
   return memoKernel(`fill:${type}`, () =>
     defineMapKernel(`fill_${type}`, { workgroupSize: WG, outputType: type },
       (b) => b.uniform('value', 'f32'),
