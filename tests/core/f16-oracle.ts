@@ -68,7 +68,9 @@ export const F16_CASES: F16Case[] = [
   { name: 'add', arity: 2, run: C.add, exact: (a, b) => a + b },
   { name: 'sub', arity: 2, run: C.sub, exact: (a, b) => a - b },
   { name: 'mul', arity: 2, run: C.mul, exact: (a, b) => a * b },
-  { name: 'div', arity: 2, run: C.div, exact: (a, b) => a / b, gpuError: ulps(2.5) },
+  // 2.5 ulps for divisors of magnitude 2^-14 .. 2^14; WGSL bounds nothing outside (NVIDIA multiplies by an
+  // f16 reciprocal, which overflows for a subnormal divisor: 2^-24 / 2^-23 gives inf there, measured).
+  { name: 'div', arity: 2, run: C.div, exact: (a, b) => a / b, gpuError: (_a, b, want) => (Math.abs(b) >= 2 ** -14 && Math.abs(b) <= 2 ** 14 ? 2.5 * f16Ulp(want) : Infinity) },
   { name: 'maximum', arity: 2, run: C.maximum, exact: (a, b) => Math.max(a, b) },
   { name: 'minimum', arity: 2, run: C.minimum, exact: (a, b) => Math.min(a, b) },
   { name: 'neg', arity: 1, run: (a) => C.neg(a), exact: (a) => -a },

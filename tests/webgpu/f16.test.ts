@@ -64,13 +64,20 @@ if (await webgpuAvailable('f16')) {
       const on = (be: C.Backend) => [C.tensor(a, [n], { dtype: 'f16', backend: be }), C.tensor(b, [n], { dtype: 'f16', backend: be })] as const;
       const [ra, rb] = on(ref);
       const [ga, gb] = on(gpu);
+      // Every case is compared before the test fails, so that one run shows all that differ.
+      const problems: string[] = [];
       for (const c of F16_CASES) {
         const want = await c.run(ra, rb).read();
         const got = c.run(ga, gb);
         assert.is(got.dtype, 'f16');
         const allowed = (i: number) => (c.gpuError ? c.gpuError(a[i]!, b[i]!, want[i]!) : 0);
-        compare(`${c.name} (f16)`, await got.read(), want, allowed, c.arity === 2 ? [a, b] : [a]);
+        try {
+          compare(`${c.name} (f16)`, await got.read(), want, allowed, c.arity === 2 ? [a, b] : [a]);
+        } catch (e) {
+          problems.push((e as Error).message);
+        }
       }
+      if (problems.length) throw new Error(problems.join('\n'));
       compare('where(a > b)', await C.where(C.compare(ga, 'gt', gb), ga, gb).read(), await C.where(C.compare(ra, 'gt', rb), ra, rb).read(), exactly, [a, b]);
     });
   }
