@@ -106,6 +106,18 @@ s('a broadcasting f16 op rounds as the contiguous one does', async () => {
   expectSame('add [4,1] + [1,3]', await C.add(a, b).read(), want);
 });
 
+s('f16 tensors past one binding go by windows on 256-byte offsets (128 elements)', async () => {
+  const small = new C.CpuBackend({ maxStorageBufferBindingSize: 1000 }); // 250 elements of 4 bytes a window
+  const whole = new C.CpuBackend();
+  const xs = f16Inputs(1001, 9);
+  const run = async (be: C.CpuBackend) => {
+    const h = C.cast(C.tensor(xs, [xs.length], { backend: be }), 'f16');
+    return Array.from(await C.add(h, C.mulScalar(h, 3)).read());
+  };
+  assert.equal(C.bindingWindows('t', small, 1001, 1, C.rangeAlignment('f16')).map((w) => w.offset), [0, 128, 256, 384, 512, 640, 768, 896]);
+  expectSame('windowed f16 ops', await run(small), await run(whole));
+});
+
 s('mixing f16 with f32 is refused naming the op and both dtypes', () => {
   const be = new C.CpuBackend();
   const a = C.tensor([1, 2], [2], { dtype: 'f16', backend: be });

@@ -1,10 +1,11 @@
 // Type inference and validation of kernels. Every backend calls `validateKernel` before lowering; the
 // returned type map is what code generators use to pick per-type operators.
 import {
-  type BinaryOp, type Capability, type Expr, type Kernel, type MatrixInfo, type Stmt, type SubgroupMatrixConfig, type UnaryOp,
+  type BinaryOp, type Capability, type Expr, type Kernel, type Stmt, type SubgroupMatrixConfig, type UnaryOp,
   type ValueType, isFloat, isMatrix, isVector, matrixInfo, vectorInfo,
 } from './types.js';
 import { f16Round } from './f16.js';
+import { matrixChecks } from './validate-matrix.js';
 
 export class KernelValidationError extends Error {
   constructor(kernel: string, where: string, message: string) {
@@ -82,7 +83,7 @@ export function validateKernel(kernel: Kernel): KernelInfo {
   }
   if (kernel.shared.length) requires.add('workgroupMemory');
   const noteF16 = (t: ValueType) => {
-    if (!isMatrix(t) && vectorInfo(t).elem === 'f16') requires.add('f16');
+    if ((isMatrix(t) ? matrixInfo(t)?.elem : vectorInfo(t).elem) === 'f16') requires.add('f16');
   };
   for (const d of [...kernel.buffers, ...kernel.shared]) {
     const { elem, lanes } = vectorInfo(d.type);
@@ -107,40 +108,11 @@ export function validateKernel(kernel: Kernel): KernelInfo {
     if (isMatrix(t)) fail(parent, `a subgroup matrix (${t}) is not an operand of '${parent.k}': only matrix operations take one`);
     return t;
   };
-  const matrixOf = (e: Expr, parent: Expr | Stmt, what: string): MatrixInfo => {
-    const t = typeOf(e);
-    const m = isMatrix(t) ? matrixInfo(t) : null;
-    if (!m) return fail(parent, `${what} must be a subgroup matrix, got ${t}`);
-    return m;
-  };
-  /** The element type of the buffer or workgroup array a matrix is loaded from or stored to. */
-  const matrixMemory = (node: Expr | Stmt, space: string, name: string, write: boolean): ValueType => {
-    requires.add('subgroupMatrix');
-    if (space === 'storage') {
-      const b = buffers.get(name);
-      if (!b) return fail(node, `unknown buffer '${name}'`);
-      if (write && b.access !== 'read_write') fail(node, `matrix store to read-only buffer '${name}'`);
-      return b.type;
-    }
-    if (space !== 'workgroup') return fail(node, `matrix memory space must be 'storage' or 'workgroup', got '${space}'`);
-    const a = shared.get(name);
-    if (!a) return fail(node, `unknown workgroup array '${name}'`);
-    return a.type;
-  };
-  const matrixAddressing = (node: Expr | Stmt, m: { offset: Expr; stride: Expr; colMajor: boolean }, info: MatrixInfo) => {
-    expectIndex(m.offset, node);
-    expectIndex(m.stride, node);
-    if (typeof m.colMajor !== 'boolean') fail(node, `colMajor must be true or false`);
-    // WGSL leaves a stride below the row (or column) length undefined; a constant one is refused here.
-    const least = m.colMajor ? info.rows : info.cols;
-    if (m.stride.k === 'const' && (m.stride.value as number) < least) {
-      fail(node, `stride ${String(m.stride.value)} is below the ${m.colMajor ? 'rows' : 'columns'} (${least}) of a ${m.colMajor ? 'column' : 'row'}-major matrix`);
-    }
-  };
   const expectIndex = (e: Expr, parent: Expr | Stmt) => {
     const t = typeOf(e);
     if (t !== 'i32' && t !== 'u32') fail(parent, `index must be i32 or u32, got ${t}`);
   };
+  const matrices = matrixChecks({ buffers, shared, requires, configs: matrixConfigs, typeOf, plainType, expectIndex, fail });
 
   function infer(e: Expr): ValueType {
     switch (e.k) {
@@ -261,40 +233,8 @@ export function validateKernel(kernel: Kernel): KernelInfo {
         } else if (e.lane) fail(e, `subgroup ${e.op} takes no lane`);
         return a;
       }
-      case 'matrixFill': {
-        requires.add('subgroupMatrix');
-        const m = matrixInfo(e.type);
-        if (!m) return fail(e, `'${e.type}' is not a subgroup matrix type`);
-        const v = plainType(e.value, e);
-        if (v !== m.elem) fail(e, `fill value of ${e.type} must be ${m.elem}, got ${v}`);
-        return e.type;
-      }
-      case 'matrixLoad': {
-        const m = matrixInfo(e.type);
-        if (!m) return fail(e, `'${e.type}' is not a subgroup matrix type`);
-        const elem = matrixMemory(e, e.space, e.src, false);
-        if (elem !== m.elem) fail(e, `a ${e.type} loads from an array of ${m.elem}, not of ${elem} ('${e.src}')`);
-        matrixAddressing(e, e, m);
-        return e.type;
-      }
-      case 'matrixMultiplyAdd': {
-        requires.add('subgroupMatrix');
-        const a = matrixOf(e.a, e, 'the left operand');
-        const b = matrixOf(e.b, e, 'the right operand');
-        const c = matrixOf(e.acc, e, 'the accumulator');
-        if (a.role !== 'left' || b.role !== 'right' || c.role !== 'result') {
-          fail(e, `multiply-add takes left, right and result matrices, got ${a.role}, ${b.role} and ${c.role}`);
-        }
-        if (a.elem !== b.elem) fail(e, `left and right matrices differ in element type: ${a.elem} and ${b.elem}`);
-        if (a.elem === 'f32' && c.elem !== 'f32') fail(e, `f32 matrices accumulate in f32, not ${c.elem}`);
-        // left: K columns, M rows; right: N columns, K rows; result: N columns, M rows.
-        if (a.cols !== b.rows || a.rows !== c.rows || b.cols !== c.cols) {
-          fail(e, `shapes do not chain: left ${a.rows}x${a.cols}, right ${b.rows}x${b.cols}, result ${c.rows}x${c.cols} (rows x columns)`);
-        }
-        const config = { M: a.rows, N: b.cols, K: a.cols, component: a.elem, result: c.elem };
-        if (!matrixConfigs.some((x) => JSON.stringify(x) === JSON.stringify(config))) matrixConfigs.push(config);
-        return typeOf(e.acc);
-      }
+      case 'matrixFill': case 'matrixLoad': case 'matrixMultiplyAdd':
+        return matrices.infer(e);
     }
     return fail(e, `unknown expression kind`);
   }
@@ -354,13 +294,9 @@ export function validateKernel(kernel: Kernel): KernelInfo {
           walk(s.body, new Set([...loopVars, s.name]));
           break;
         }
-        case 'matrixStore': {
-          const m = matrixOf(s.value, s, 'the stored value');
-          const elem = matrixMemory(s, s.space, s.dst, true);
-          if (elem !== m.elem) fail(s, `a matrix of ${m.elem} stores to an array of ${m.elem}, and '${s.dst}' holds ${elem}`);
-          matrixAddressing(s, s, m);
+        case 'matrixStore':
+          matrices.store(s);
           break;
-        }
         case 'barrier':
           usesBarrier = true;
           requires.add('workgroupMemory');

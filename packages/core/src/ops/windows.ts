@@ -1,7 +1,7 @@
 // Work over tensors larger than one storage binding: the element range is cut into windows (BufferRange
-// bindings at RANGE_ALIGNMENT-aligned offsets, optionally of whole rows) that each fit the backend's
-// largest binding, one dispatch each.
-import { type Backend, type DeviceBuffer, RANGE_ALIGNMENT, bufferRange } from '../backend.js';
+// bindings at 256-byte-aligned offsets: RANGE_ALIGNMENT elements, twice as many of f16; optionally of
+// whole rows) that each fit the backend's largest binding, one dispatch each.
+import { type Backend, type DeviceBuffer, RANGE_ALIGNMENT, bufferRange, rangeAlignment } from '../backend.js';
 import type { Kernel } from '../ir/types.js';
 import { Tensor } from '../tensor.js';
 import { type BufferArg, dispatchKernel, grid1d } from './launch.js';
@@ -16,17 +16,18 @@ const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /**
  * Windows covering the `n` elements of a tensor made of rows of `rowLength` elements, each holding whole
- * rows and fitting one storage binding; one window when the whole fits. Refused, naming the op and the
- * sizes, on a backend that cannot bind windows.
+ * rows and fitting one storage binding (counted at 4 bytes an element), starting at a multiple of
+ * `alignment` elements; one window when the whole fits. Refused, naming the op and the sizes, on a
+ * backend that cannot bind windows.
  */
-export function bindingWindows(op: string, backend: Backend, n: number, rowLength = 1): Window[] {
+export function bindingWindows(op: string, backend: Backend, n: number, rowLength = 1, alignment = RANGE_ALIGNMENT): Window[] {
   const limit = backend.capabilities.limits.maxStorageBufferBindingSize;
   if (n * 4 <= limit) return [{ offset: 0, length: n }];
   if (!backend.capabilities.bindingRanges) {
     throw new Error(`${op}: a tensor of ${n} elements (${n * 4} bytes) exceeds the largest storage binding (${limit} bytes), and backend '${backend.name}' cannot bind windows of a buffer`);
   }
   // Every window starts on a row and on an aligned offset: a multiple of lcm(rowLength, alignment).
-  const step = (rowLength / gcd(rowLength, RANGE_ALIGNMENT)) * RANGE_ALIGNMENT;
+  const step = (rowLength / gcd(rowLength, alignment)) * alignment;
   const chunk = Math.floor(limit / 4 / step) * step;
   if (chunk === 0) {
     throw new Error(`${op}: the largest storage binding (${limit} bytes) cannot hold ${step} elements, the smallest aligned window of rows of ${rowLength}`);
@@ -51,7 +52,8 @@ export function dispatchWindows(op: string, kernel: Kernel, n: number, windowed:
   whole: Record<string, BufferArg>, uniforms: Record<string, number> | ((w: Window) => Record<string, number>),
   backend: Backend, rowLength = 1): void {
   if (n === 0) return;
-  for (const w of bindingWindows(op, backend, n, rowLength)) {
+  const alignment = Math.max(RANGE_ALIGNMENT, ...Object.values(windowed).map((t) => rangeAlignment(t.dtype)));
+  for (const w of bindingWindows(op, backend, n, rowLength, alignment)) {
     const buffers: Record<string, BufferArg> = { ...whole };
     for (const [k, t] of Object.entries(windowed)) buffers[k] = windowOf(t, w);
     const grid = grid1d(w.length, kernel.workgroupSize[0], backend.capabilities.limits.maxWorkgroupsPerDimension);
