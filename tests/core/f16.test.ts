@@ -118,6 +118,23 @@ s('f16 tensors past one binding go by windows on 256-byte offsets (128 elements)
   expectSame('windowed f16 ops', await run(small), await run(whole));
 });
 
+s('shape ops move f16 values exactly: permute, slice, pad, concat, broadcastTo', async () => {
+  const be = new C.CpuBackend();
+  const xs = f16Inputs(2 * 3 * 5, 4);
+  const x = C.tensor(xs, [2, 3, 5], { dtype: 'f16', backend: be });
+  const ops: [string, C.Tensor][] = [
+    ['permute', C.permute(x, [2, 0, 1])], ['slice', C.slice(x, [0, 1, 2], [2, 3, 5])], ['pad', C.pad(x, [1, 0, 0], [3, 3, 5])],
+    ['concat', C.concat([x, x], 1)], ['broadcastTo', C.broadcastTo(C.slice(x, [0, 0, 0], [1, 3, 5]), [2, 3, 5])],
+  ];
+  for (const [name, f16Out] of ops) {
+    assert.is(f16Out.dtype, 'f16', name);
+    const f32Out = await ({ permute: () => C.permute(C.cast(x, 'f32'), [2, 0, 1]), slice: () => C.slice(C.cast(x, 'f32'), [0, 1, 2], [2, 3, 5]),
+      pad: () => C.pad(C.cast(x, 'f32'), [1, 0, 0], [3, 3, 5]), concat: () => C.concat([C.cast(x, 'f32'), C.cast(x, 'f32')], 1),
+      broadcastTo: () => C.broadcastTo(C.slice(C.cast(x, 'f32'), [0, 0, 0], [1, 3, 5]), [2, 3, 5]) } as Record<string, () => C.Tensor>)[name]!().read();
+    expectSame(`${name} (f16)`, await f16Out.read(), f32Out);
+  }
+});
+
 s('mixing f16 with f32 is refused naming the op and both dtypes', () => {
   const be = new C.CpuBackend();
   const a = C.tensor([1, 2], [2], { dtype: 'f16', backend: be });

@@ -175,9 +175,14 @@ s('ill-formed subgroup-matrix kernels are refused naming the problem', () => {
       b.matrixLoad(matrixType('right', 'f32', 8, 8), b.input('w2', 'f32'), 0, 8), b.matrixFill(matrixType('result', 'f16', 8, 8), f16(0))), 8);
     void a;
   }, /f32 matrices accumulate in f32, not f16/);
-  const info = C.validateKernel(C.subgroupMatmulKernel({ config: configs[0]!, subgroupSize: 32 }));
+  const matmul = C.subgroupMatmulKernel({ config: configs[0]!, subgroupSize: 32 });
+  const info = C.validateKernel(matmul);
   assert.ok(info.requires.has('subgroupMatrix') && info.requires.has('f16') && info.usesMatrices);
   assert.equal(info.matrixConfigs, [configs[0]]);
+  const printed = C.printKernel(matmul);
+  for (const part of ['matrix_load<subgroup_matrix_left<f16, 16, 16>>(a, offset ', 'matrix_multiply_add(ta, tb, acc)', 'matrix_store(c, offset ']) {
+    assert.ok(printed.includes(part), `printKernel lacks '${part}':\n${printed}`);
+  }
 });
 
 async function rejects(p: Promise<unknown>, pattern: RegExp): Promise<void> {

@@ -82,6 +82,16 @@ if (await webgpuAvailable('f16')) {
     });
   }
 
+  s('f16 shape ops (permute, slice, pad, concat) match the reference bit for bit', async () => {
+    const xs = f16Inputs(3 * 7 * 5, 8);
+    const run = async (be: C.Backend) => {
+      const x = C.tensor(xs, [3, 7, 5], { dtype: 'f16', backend: be });
+      return Promise.all([C.permute(x, [2, 0, 1]), C.slice(x, [1, 2, 0], [3, 7, 3]), C.pad(x, [0, 1, 2], [3, 9, 8]), C.concat([x, x], 2)].map((t) => t.read()));
+    };
+    const [want, got] = [await run(ref), await run(gpu)];
+    ['permute', 'slice', 'pad', 'concat'].forEach((name, j) => compare(name, got[j]!, want[j]!, exactly, [xs]));
+  });
+
   s('without shader-f16 an f16 tensor is refused naming the op, the dtype and the backend', async () => {
     const plain = await createWebGpuBackend({ disableFeatures: ['shader-f16'] });
     try {

@@ -1,6 +1,6 @@
 // The map-variant kernels of the core ops, in the IR. Each is built once per rank / dtype combination
 // (memoKernel) and takes every size as a uniform. Tuned variants live beside the op that uses them.
-import { type Ex, type KernelBuilder, defineMapKernel, f32, i32 } from '../ir/builder.js';
+import { type Ex, type KernelBuilder, defineMapKernel, f32, i32, lit } from '../ir/builder.js';
 import type { ElementScalar, Kernel, NumericScalar } from '../ir/types.js';
 import { memoKernel } from './launch.js';
 
@@ -48,7 +48,7 @@ export function elementwiseKernel(name: string, inTypes: ElementScalar[], outTyp
 }
 
 /** out[i] = in[off + Σ c_d * st_d]: permute, slice, broadcast and copy in one kernel. */
-export function stridedCopyKernel(type: NumericScalar, rank: number): Kernel {
+export function stridedCopyKernel(type: ElementScalar, rank: number): Kernel {
   return memoKernel(`strided:${type}:${rank}`, () =>
     defineMapKernel(`strided_copy_r${rank}`, { workgroupSize: WG, outputType: type },
       (b) => b.input('src', type),
@@ -56,13 +56,13 @@ export function stridedCopyKernel(type: NumericScalar, rank: number): Kernel {
 }
 
 /** out (shape0..) = src placed at `start{d}` (the rest zero): the gradient of a slice. */
-export function padKernel(type: NumericScalar, rank: number): Kernel {
+export function padKernel(type: ElementScalar, rank: number): Kernel {
   return memoKernel(`pad:${type}:${rank}`, () =>
     defineMapKernel(`pad_r${rank}`, { workgroupSize: WG, outputType: type },
       (b) => b.input('src', type),
       ({ b, index }, src) => {
         const coords = coordinates(b, index, rank);
-        const v = b.var('v', type === 'f32' ? f32(0) : i32(0));
+        const v = b.var('v', lit(0, type));
         let inside: Ex | null = null;
         let off: Ex = i32(0);
         coords.forEach((c, d) => {
@@ -77,13 +77,13 @@ export function padKernel(type: NumericScalar, rank: number): Kernel {
 }
 
 /** Concatenation of `count` inputs along `axis` (input j covers axis coordinates [lo{j}, lo{j+1})). */
-export function concatKernel(type: NumericScalar, rank: number, axis: number, count: number): Kernel {
+export function concatKernel(type: ElementScalar, rank: number, axis: number, count: number): Kernel {
   return memoKernel(`concat:${type}:${rank}:${axis}:${count}`, () =>
     defineMapKernel(`concat${count}_r${rank}_a${axis}`, { workgroupSize: WG, outputType: type },
       (b) => Array.from({ length: count }, (_, j) => b.input(`in${j}`, type)),
       ({ b, index }, ins) => {
         const coords = coordinates(b, index, rank);
-        const v = b.var('v', type === 'f32' ? f32(0) : i32(0));
+        const v = b.var('v', lit(0, type));
         const bounds = Array.from({ length: count + 1 }, (_, j) => b.uniform(`lo${j}`, 'i32'));
         ins.forEach((src, j) => {
           const c = coords.map((x, d) => (d === axis ? x.sub(bounds[j]!) : x));

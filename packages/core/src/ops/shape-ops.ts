@@ -1,6 +1,5 @@
 // Shape ops: reshape (a view), permute, slice, pad, concat and broadcastTo (strided copies).
 import { record } from '../autograd/record.js';
-import type { NumericScalar } from '../ir/types.js';
 import { Tensor } from '../tensor.js';
 import { concatKernel, padKernel, stridedCopyKernel } from './kernels.js';
 import { contiguousStrides, indexedUniforms, runMap } from './launch.js';
@@ -9,7 +8,7 @@ import { broadcastShapes, broadcastStrides, fmt, normalizeAxis, requireSameBacke
 /** Copies `src` read through (strides, offset) into a new contiguous tensor of `shape`. */
 function stridedCopy(op: string, src: Tensor, shape: readonly number[], strides: readonly number[], offset: number): Tensor {
   const out = Tensor.empty(shape, src.dtype, src.backend, op);
-  return runMap(stridedCopyKernel(src.dtype as NumericScalar, shape.length), out, { src }, {
+  return runMap(stridedCopyKernel(src.dtype , shape.length), out, { src }, {
     ...indexedUniforms('shape', shape), ...indexedUniforms('src_st', strides), src_off: offset,
   });
 }
@@ -71,7 +70,7 @@ export function pad(x: Tensor, starts: readonly number[], shape: readonly number
     throw new Error(`pad: ${fmt(x.shape)} at ${fmt(starts)} does not fit in ${fmt(shape)}`);
   }
   const out = Tensor.empty(shape, x.dtype, x.backend, 'pad');
-  runMap(padKernel(x.dtype as NumericScalar, x.rank), out, { src: x }, {
+  runMap(padKernel(x.dtype , x.rank), out, { src: x }, {
     ...indexedUniforms('shape', shape), ...indexedUniforms('start', starts),
     ...indexedUniforms('srcShape', x.shape), ...indexedUniforms('src_st', contiguousStrides(x.shape)),
   });
@@ -107,7 +106,7 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
     Object.assign(uniforms, indexedUniforms(`in${j}_st`, contiguousStrides(t.shape)));
   });
   uniforms[`lo${xs.length}`] = lo;
-  runMap(concatKernel(first.dtype as NumericScalar, first.rank, a, xs.length), out, buffers, uniforms);
+  runMap(concatKernel(first.dtype , first.rank, a, xs.length), out, buffers, uniforms);
   return record('concat', [...xs], out, { axis: a });
 }
 
