@@ -135,11 +135,19 @@ s('shape ops move f16 values exactly: permute, slice, pad, concat, broadcastTo',
   }
 });
 
-s('mixing f16 with f32 is refused naming the op and both dtypes', () => {
+s('mixing f16 with f32, and ops without f16, are refused naming the op', async () => {
   const be = new C.CpuBackend();
   const a = C.tensor([1, 2], [2], { dtype: 'f16', backend: be });
   const b = C.tensor([1, 2], [2], { backend: be });
   assert.throws(() => C.add(a, b), /add: dtype mismatch, f16 \[2\] and f32 \[2\]/);
+  const m = C.tensor([1, -2, 65504, 3], [2, 2], { dtype: 'f16', backend: be });
+  assert.throws(() => C.sum(m), /sum: f16 input \[2,2\] is not summed in f16; cast it to f32 first/);
+  assert.throws(() => C.mean(m, 1), /sum: f16 input/);
+  assert.throws(() => C.matmul(m, m), /matmul: A must be f32, got f16 \[2, 2\]/);
+  assert.throws(() => C.softmax(m, -1), /logsumexp: input must be f32, got f16 \[2, 2\]/);
+  const mx = C.max(m, 1);
+  assert.is(mx.dtype, 'f16');
+  assert.equal(Array.from(await mx.read()), [1, 65504]);
 });
 
 s.run();

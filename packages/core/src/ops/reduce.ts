@@ -51,6 +51,8 @@ function reduceRows(kind: 'sum' | 'max', x: Tensor, axes: number[], keepDims: bo
   const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const order = [...kept, ...axes];
   const K = sizeOf(axes.map((a) => x.shape[a]!));
+  // An f16 max is exact; an f16 sum would accumulate in f16, which no caller should get by accident.
+  if (kind === 'sum' && x.dtype === 'f16') throw new Error(`sum: f16 input [${x.shape}] is not summed in f16; cast it to f32 first`);
   if (kind === 'max' && K === 0) throw new Error(`max: cannot reduce an empty axis of [${x.shape}]`);
   const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept.map((i) => x.shape[i]!);
   const moved = order.every((a, i) => a === i) ? x : noGrad(() => permute(x, order));
