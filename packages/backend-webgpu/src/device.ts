@@ -13,9 +13,9 @@ export const USEFUL_FEATURES = ['subgroups', 'timestamp-query', 'shader-f16', SU
 
 /**
  * Dawn toggles (Node only) and the feature each exposes: Dawn hides shader-f16 on NVIDIA's Vulkan driver
- * unless vulkan_enable_f16_on_nvidia is on, and offers its experimental subgroup matrices (tensor cores)
- * only with allow_unsafe_apis. Neither changes anything else; each is left out when its feature is
- * disabled.
+ * unless vulkan_enable_f16_on_nvidia is on (a no-op elsewhere), and offers its experimental subgroup
+ * matrices (tensor cores) only with allow_unsafe_apis, which also admits Dawn's other unsafe APIs (we use
+ * none; the test suites run the same with it). Each is left out when its feature is disabled.
  */
 export const FEATURE_TOGGLES: Record<string, string> = {
   'shader-f16': 'vulkan_enable_f16_on_nvidia',
