@@ -20,6 +20,7 @@ export * from './ops/api.js';
 export { type ElementwiseFn, coordinates, runtimeNaN, stridedOffset } from './ops/kernels.js';
 export { grid1d, dispatchKernel, runMap, memoKernel, contiguousStrides, lengthOf, type BufferArg } from './ops/launch.js';
 export * from './ops/tuned/block-product.js';
+export * from './ops/tuned/operands.js';
 export { bindingWindows, dispatchWindows, windowOf, type Window } from './ops/windows.js';
 export { broadcastShapes } from './ops/shape-utils.js';
 export * from './ops/elementwise-specs.js';

@@ -2,10 +2,11 @@
 // the filter mask), dE (h C) and dC (hᵀ E) as workgroup blocks on core's block-product engine (the same
 // computations as simple.ts). Filter tiles (32 x 32) that the mask rules out are skipped slice by slice.
 import {
-  type Ex, type Kernel, type KernelBuilder, type ProductOperand, type TileConfig, createBlockProduct, defineKernel, f32, i32, memoKernel, tileKey, tileThreads,
+  type Ex, type Kernel, type KernelBuilder, type ProductOperand, type TileConfig, columnsOf, createBlockProduct, defineKernel, f32, i32, memoKernel, rowsOf, tileKey,
+  tileThreads,
 } from '@cce/core';
 import { type CceFlags, FILTER_TILE, capped, declareLogitInputs, flagKey, gradTerm, ignoredTerm, keepsTerm } from './common.js';
-import { columnsOf, gatheredRows, rowsOf } from './fetchers.js';
+import { gatheredRows } from './fetchers.js';
 /**
  * h[i, j] for the chunk (the gradient term of token i and entry perm[v0 + j]) and the filter mask of the
  * block's 32 x 32 tiles. Workgroup (x, y) = (chunk column block, token block). Bounded (boundTile > 0, a

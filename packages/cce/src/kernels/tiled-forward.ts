@@ -6,9 +6,9 @@
 // token's target lies in it. Since softmax p_iv <= exp(max - lse_i), the backward's gradient block
 // kernel (tiled-backward.ts) skips the logit recompute of a block whose bound shows every term below
 // filterEps; its blocks may be smaller than the bound tile (a divisor of it), whose bound then covers them.
-import { type Ex, type Kernel, type TileConfig, createBlockProduct, defineKernel, f32, i32, memoKernel, tileKey, tileThreads } from '@cce/core';
+import { type Ex, type Kernel, type TileConfig, createBlockProduct, defineKernel, f32, i32, memoKernel, rowsOf, tileKey, tileThreads } from '@cce/core';
 import { BOUND_KEEP, type CceFlags, MAX_START, capped, declareLogitInputs, flagKey } from './common.js';
-import { gatheredRows, rowsOf } from './fetchers.js';
+import { gatheredRows } from './fetchers.js';
 
 /**
  * part[s, i] = log Σ exp(y_iv) over vocabulary split s. Workgroup (x, y) = (token block, split): it walks

@@ -13,7 +13,7 @@
 // invocation per output element, which recompute each score (O(T² dh²) work): the portable reference.
 import * as C from '@cce/core';
 import type { Backend, Ex, Kernel, KernelBuilder, Tensor } from '@cce/core';
-import { type TileShape, dkvTiles, dqTiles, forwardTiles, tileCols, tileShape, tilesGrid } from './attention-tiles.js';
+import { type TileShape, dkvTiles, dqTiles, forwardTiles, tileShape, tilesGrid } from './attention-tiles.js';
 
 export type AttentionVariant = 'auto' | 'tiles' | 'rows' | 'elements';
 type Variant = Exclude<AttentionVariant, 'auto'>;
@@ -264,9 +264,10 @@ const attentionOp = C.defineFusedOp<Attrs>({
       const dk = empty();
       const dv = empty();
       if (variant === 'tiles' && rows > 0) {
-        C.dispatchKernel(be, dqTiles(dh, tile), { ...ins, out: dq }, { T, scale }, tilesGrid(BH, T, tile));
-        C.dispatchKernel(be, dkvTiles(dh, tile, 'k'), { ...ins, out: dk }, { T, scale }, tilesGrid(BH, T, tile));
-        C.dispatchKernel(be, dkvTiles(dh, tile, 'v'), { q: q!, k: k!, g, lse: lse!, out: dv }, { T, scale }, tilesGrid(BH, T, tile));
+        // The accumulate products read their rows as vec4s: the same tensor bound a second time.
+        C.dispatchKernel(be, dqTiles(dh, tile), { ...ins, k4: k!, out: dq }, { T, scale }, tilesGrid(BH, T, tile));
+        C.dispatchKernel(be, dkvTiles(dh, tile, 'k'), { ...ins, q4: q!, out: dk }, { T, scale }, tilesGrid(BH, T, tile));
+        C.dispatchKernel(be, dkvTiles(dh, tile, 'v'), { q: q!, k: k!, lse: lse!, g4: g, out: dv }, { T, scale }, tilesGrid(BH, T, tile));
       } else if (variant === 'rows') {
         dispatchRows(dqRows(dh), rows, { ...ins, out: dq }, { T, scale }, be);
         dispatchRows(dkvRows(dh), rows, { ...ins, dk, dv }, { T, scale }, be);
@@ -299,16 +300,15 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, opts: CausalAtt
   if (!(typeof scale === 'number' && Number.isFinite(scale))) fail(`scale must be a finite number, got ${scale}`);
   const requested = opts.variant ?? 'auto';
   if (!['auto', 'tiles', 'rows', 'elements'].includes(requested)) fail(`unknown variant '${requested}' (auto, tiles, rows or elements)`);
-  const why = { tiles: tilesUnavailable(q.backend, B * H, dh), rows: rowsUnavailable(q.backend, dh), elements: null };
+  if (opts.tileRows !== undefined && opts.tileRows !== 32 && opts.tileRows !== 64) fail(`tileRows must be 32 or 64, got ${opts.tileRows}`);
+  const tiles = tilesFor(q.backend, B * H, T, dh, opts.tileRows);
+  const why = { tiles: typeof tiles === 'string' ? tiles : null, rows: rowsUnavailable(q.backend, dh), elements: null };
   if (requested !== 'auto' && why[requested]) fail(`the ${requested} variant ${why[requested]}`);
   // A backend that prefers map kernels (the CPU interpreter, where workgroup tiles only cost) skips tiles.
   const order = q.backend.capabilities.prefersMapKernels ? ['rows', 'elements'] as const : ['tiles', 'rows', 'elements'] as const;
   const variant = requested !== 'auto' ? requested : order.find((v) => !why[v])!;
-  const limits = q.backend.capabilities.limits;
   if (opts.tileRows !== undefined && variant !== 'tiles') fail(`tileRows is an option of the tiles variant, not of ${variant}`);
-  if (opts.tileRows !== undefined && opts.tileRows !== 32 && opts.tileRows !== 64) fail(`tileRows must be 32 or 64, got ${opts.tileRows}`);
-  if ((opts.tileRows ?? 0) > limits.maxInvocationsPerWorkgroup) fail(`tileRows ${opts.tileRows} exceeds backend '${q.backend.name}''s ${limits.maxInvocationsPerWorkgroup} invocations a workgroup`);
-  const tile = variant === 'tiles' ? tileShape(B * H, T, dh, limits, opts.tileRows) : { rows: 0, cols: 0 };
+  const tile = typeof tiles === 'string' ? { rows: 0 } : tiles;
   return attentionOp([q, k, v], { scale, variant, tile, BH: B * H, T, dh });
 }
 
@@ -319,12 +319,17 @@ function rowsUnavailable(be: Backend, dh: number): string | null {
   return null;
 }
 
-/** Why the tiles variant cannot run on BH heads of size dh, or null. */
-function tilesUnavailable(be: Backend, BH: number, dh: number): string | null {
+/**
+ * The tiles variant's shape for BH heads of T rows of size dh (`rows` a workgroup when given, else by
+ * shape, falling back to 32 rows where 64 do not fit the backend's limits), or why it cannot run.
+ */
+function tilesFor(be: Backend, BH: number, T: number, dh: number, rows?: 32 | 64): TileShape | string {
   const caps = be.capabilities;
   if (caps.mapOnly || !caps.features.has('workgroupMemory')) return `needs workgroup memory; backend '${be.name}' has none`;
-  if (dh % 4 !== 0 || dh > MAX_ROWS_DH) return `holds dh / 4 vec4 registers: dh must be a multiple of 4 up to ${MAX_ROWS_DH}, got ${dh}`;
-  if (tileCols(dh, caps.limits.maxWorkgroupStorageSize) === null) return `needs more workgroup memory at dh ${dh} than backend '${be.name}' has (${caps.limits.maxWorkgroupStorageSize} bytes)`;
+  if (dh % 4 !== 0 || dh > MAX_ROWS_DH) return `reads rows as vec4s: dh must be a multiple of 4 up to ${MAX_ROWS_DH}, got ${dh}`;
   if (BH > caps.limits.maxWorkgroupsPerDimension) return `runs one workgroup row per batch and head: ${BH} exceeds backend '${be.name}''s ${caps.limits.maxWorkgroupsPerDimension}`;
-  return null;
+  const preferred = tileShape(BH, T, rows);
+  const shapes = rows || preferred.rows === 32 ? [preferred] : [preferred, { rows: 32 }];
+  const fits = (tile: TileShape) => [forwardTiles(dh, tile), dqTiles(dh, tile), dkvTiles(dh, tile, 'k'), dkvTiles(dh, tile, 'v')].every((k) => C.kernelFits(be, k));
+  return shapes.find(fits) ?? `at ${preferred.rows} rows a workgroup and dh ${dh} needs more than backend '${be.name}''s limits allow (${caps.limits.maxWorkgroupStorageSize} bytes of workgroup memory, ${caps.limits.maxInvocationsPerWorkgroup} invocations a workgroup)`;
 }

@@ -12,7 +12,7 @@
 // bounds) and reads element k inside the slice loop. A per-slice predicate (uniform across the
 // workgroup) skips the loads and multiply-adds of slices a filter rules out. The caller's epilogue reads
 // the accumulators through `rows`, `cols` and `acc`. Barriers sit in uniform control flow only.
-import { type Ex, type KernelBuilder, type VarRef, f32, i32, vec } from '../../ir/builder.js';
+import { type Ex, type KernelBuilder, type SharedRef, type VarRef, f32, i32, vec } from '../../ir/builder.js';
 
 export interface TileConfig {
   /** Block rows (of A) and columns (rows of B) per workgroup. */
@@ -82,6 +82,28 @@ export interface BlockProduct {
   product(row0: Ex, col0: Ex, K: Ex, opts?: ProductOptions): void;
 }
 
+/**
+ * The workgroup arrays a product stages its slices in (A's and B's, as vec4s). Products that run one
+ * after another in a kernel (each ends on a barrier) can share one staging, sized for the largest.
+ */
+export interface ProductStaging {
+  a: SharedRef;
+  b: SharedRef;
+  aLength: number;
+  bLength: number;
+}
+
+/** The vec4s of A's and of B's double-buffered slices (a slice along k gets one vec4 of padding a row). */
+function stagingLengths(c: TileConfig, A: ProductOperand, B: ProductOperand): [number, number] {
+  return [2 * c.BK * (c.BM / 4 + (A.along === 'k' ? 1 : 0)), 2 * c.BK * (c.BN / 4 + (B.along === 'k' ? 1 : 0))];
+}
+
+/** One staging large enough for each of `products` (a configuration and its two operands). */
+export function createStaging(b: KernelBuilder, name: string, products: [TileConfig, ProductOperand, ProductOperand][]): ProductStaging {
+  const [aLength, bLength] = products.map((p) => stagingLengths(...p)).reduce(([x, y], [u, v]) => [Math.max(x, u), Math.max(y, v)], [0, 0]);
+  return { a: b.workgroupArray(`${name}_a`, 'vec4<f32>', aLength), b: b.workgroupArray(`${name}_b`, 'vec4<f32>', bLength), aLength, bLength };
+}
+
 /** Staging of one operand: which slots (a vec4 of a slice each) this invocation loads. */
 interface Slot {
   kk: Ex;
@@ -92,10 +114,18 @@ interface Slot {
 
 const ZERO4 = vec('vec4<f32>', 0, 0, 0, 0);
 
-export function createBlockProduct(b: KernelBuilder, c: TileConfig, A: ProductOperand, B: ProductOperand, name = 'bp'): BlockProduct {
+/**
+ * A block product of A's and B's rows in configuration `c`; `name` prefixes its variables (unique per
+ * kernel); `staging` is shared with other products of the kernel when given, else its own.
+ */
+export function createBlockProduct(b: KernelBuilder, c: TileConfig, A: ProductOperand, B: ProductOperand, name = 'bp',
+  staging?: ProductStaging): BlockProduct {
   const err = tileConfigError(c);
   if (err) throw new Error(`block product ${JSON.stringify(c)}: ${err}`);
   for (const op of [A, B]) if (!op.row && !(op.quad && op.along === 'rows')) throw new Error(`block product: an operand needs row(), or quad() with along 'rows'`);
+  const [aNeeds, bNeeds] = stagingLengths(c, A, B);
+  const st = staging ?? createStaging(b, name, [[c, A, B]]);
+  if (st.aLength < aNeeds || st.bLength < bNeeds) throw new Error(`block product ${name}: its staging holds ${st.aLength} + ${st.bLength} vec4s, it needs ${aNeeds} + ${bNeeds}`);
   const { BM, BN, BK, TM, TN } = c;
   const TX = BN / TN;
   const TY = BM / TM;
@@ -104,8 +134,8 @@ export function createBlockProduct(b: KernelBuilder, c: TileConfig, A: ProductOp
   // stores into workgroup memory avoid bank conflicts.
   const SA = BM / 4 + (A.along === 'k' ? 1 : 0);
   const SB = BN / 4 + (B.along === 'k' ? 1 : 0);
-  const As = b.workgroupArray(`${name}_a`, 'vec4<f32>', 2 * BK * SA);
-  const Bs = b.workgroupArray(`${name}_b`, 'vec4<f32>', 2 * BK * SB);
+  const As = st.a;
+  const Bs = st.b;
 
   const tid = b.let('tid', b.localIndex());
   const tx = b.let('tx', tid.mod(TX));
