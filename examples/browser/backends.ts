@@ -4,7 +4,7 @@
 import * as C from '@cce/core';
 import { WebGpuBackend } from '@cce/backend-webgpu';
 import { GpujsBackend, availableModes } from '@cce/backend-gpujs';
-import type { BackendInfo, BackendOption, KernelStats } from './protocol.js';
+import type { BackendInfo, BackendOption, KernelStats, SetupRequest } from './protocol.js';
 
 /** webgpu (an adapter answered), each gpu.js mode with what it found or why it is unavailable, cpu. */
 export async function backendOptions(): Promise<BackendOption[]> {
@@ -20,6 +20,26 @@ export async function backendOptions(): Promise<BackendOption[]> {
   const modes = (await availableModes()).map((p): BackendOption => ({ name: `gpujs:${p.mode}`, label: `gpu.js ${p.mode}`, available: p.available, detail: p.detail }));
   const cpu: BackendOption = { name: 'cpu', label: 'CPU reference', available: true, detail: 'the IR interpreter in f32 (slow: for checking)' };
   return [webgpu, { name: 'gpujs', label: 'gpu.js (best mode)', available: modes.some((m) => m.available), detail: 'the first available mode in preference order' }, ...modes, cpu];
+}
+
+/**
+ * Which variants a backend runs: core's variant choice tries the map kernels first on a backend whose
+ * capabilities say `prefersMapKernels` (the reference interpreter's, where tiling only costs). A
+ * software WebGPU adapter is such a place too: on SwiftShader a micro GPT step took 5 s with the tuned
+ * kernels (a workgroup row sum 115 ms a dispatch) and 0.6-0.9 s with map kernels (2 loaded cores).
+ * Map-only backends (gpu.js) and the interpreter keep their own setting.
+ */
+export function chooseKernels(backend: C.Backend, choice: SetupRequest['kernels'], info: BackendInfo): void {
+  const caps = backend.capabilities as { prefersMapKernels?: boolean; mapOnly?: boolean };
+  if (caps.mapOnly || !(backend instanceof WebGpuBackend)) {
+    info.mapKernelsFirst = !!caps.mapOnly || !!caps.prefersMapKernels;
+    info.kernelsWhy = caps.mapOnly ? 'this backend runs map kernels only' : "the backend's own preference";
+    return;
+  }
+  const software = C.isSoftwareAdapter({ ...backend.report, text: backend.report.name });
+  caps.prefersMapKernels = choice === 'map' || (choice === 'auto' && software);
+  info.mapKernelsFirst = caps.prefersMapKernels;
+  info.kernelsWhy = choice !== 'auto' ? `${choice} kernels as chosen` : software ? 'map kernels first: a software adapter runs workgroup barriers slowly' : 'tuned kernels: a hardware adapter';
 }
 
 /** Starts `requested`; when it does not start, the best available backend instead (each failure named). */
@@ -47,7 +67,7 @@ function describe(backend: C.Backend, requested: string, line: string, fallbacks
     }
   }
   return {
-    name: backend.name, requested, line, fallbacks, description: backend.description,
+    name: backend.name, requested, line, fallbacks, description: backend.description, mapKernelsFirst: false, kernelsWhy: '',
     gpujsMode: backend instanceof GpujsBackend ? backend.mode : null, adapter, limits,
   };
 }

@@ -45,6 +45,7 @@ function request(): SetupRequest {
   return {
     backend: ($('backend') as HTMLSelectElement).value,
     config: ($('config') as HTMLSelectElement).value as SetupRequest['config'],
+    kernels: ($('kernels') as HTMLSelectElement).value as SetupRequest['kernels'],
     batch: Math.round(num('batch', 0)),
     text: pasted.value === 'pasted' ? { kind: 'pasted', text: ($('pasted') as HTMLTextAreaElement).value } : { kind: 'brown' },
     steps: Math.max(1, Math.round(num('steps', 200))),
@@ -63,7 +64,10 @@ function showError(where: string, message: string): void {
     const dismiss = document.createElement('button');
     dismiss.type = 'button';
     dismiss.textContent = 'Dismiss';
-    dismiss.onclick = () => box.replaceChildren();
+    dismiss.onclick = () => {
+      box.replaceChildren();
+      state.errors = [];
+    };
     box.append(dismiss);
   }
   box.append(p);
@@ -104,10 +108,11 @@ function showBackendDetail(): void {
 }
 
 function showBackend(info: BackendInfo): void {
+  const fresh = state.backend?.requested !== info.requested || state.backend?.name !== info.name;
   state.backend = info;
   text('backend-line', info.line);
-  for (const f of info.fallbacks) showError('backend', `${f}; the fallback taken: ${info.name}`);
-  const rows: [string, string][] = [['backend', info.name], ['description', info.description]];
+  if (fresh) for (const f of info.fallbacks) showError('backend', `${f}; the fallback taken: ${info.name}`);
+  const rows: [string, string][] = [['backend', info.name], ['description', info.description], ['kernels', info.kernelsWhy]];
   if (info.gpujsMode) rows.push(['gpu.js mode', info.gpujsMode]);
   if (info.adapter) {
     rows.push(['adapter', info.adapter.name], ['architecture', info.adapter.architecture || '(not given)'], ['fallback adapter', String(info.adapter.isFallbackAdapter)],
@@ -129,7 +134,7 @@ function showKernels(k: KernelStats): void {
   const limits = state.backend?.limits ?? {};
   const inv = limits.maxComputeInvocationsPerWorkgroup ?? limits.maxInvocationsPerWorkgroup;
   const wg = limits.maxComputeWorkgroupStorageSize ?? limits.maxWorkgroupStorageSize;
-  text('kernels', `${k.compiled} kernels compiled, ${k.tuned} of them tuned (workgroup memory); the largest workgroup has ${k.maxInvocations} invocations ` +
+  text('kernel-stats', `${k.compiled} kernels compiled, ${k.tuned} of them tuned (workgroup memory); the largest workgroup has ${k.maxInvocations} invocations ` +
     `(limit ${inv}), the most workgroup memory is ${k.maxWorkgroupBytes} bytes (limit ${wg}).`);
 }
 
@@ -192,6 +197,7 @@ function newSession(): void {
   sessionKey = JSON.stringify(req);
   state.records = [];
   state.done = false;
+  state.samples = 0;
   for (const id of ['loss', 'val-loss', 'tps']) text(id, '–');
   redraw();
   send({ type: 'setup', request: req });

@@ -8,6 +8,9 @@ export interface SetupRequest {
   /** A backend name core's useBackend takes ('webgpu', 'gpujs:webgl2', 'cpu', ...). */
   backend: string;
   config: GPTPresetName;
+  /** 'tuned': each op's best variant for the backend; 'map': the portable map kernels first; 'auto':
+   *  map on a software adapter (SwiftShader runs workgroup barriers slowly), tuned elsewhere. */
+  kernels: 'auto' | 'tuned' | 'map';
   /** Windows per step; 0 takes the preset's. */
   batch: number;
   text: TextChoice;
@@ -56,6 +59,9 @@ export interface BackendInfo {
   /** Each backend tried before this one and why it did not start. */
   fallbacks: string[];
   description: string;
+  /** Whether map kernels are tried first (the request's kernels choice, resolved), and why. */
+  mapKernelsFirst: boolean;
+  kernelsWhy: string;
   /** gpu.js's mode, for gpujs backends. */
   gpujsMode: string | null;
   /** The WebGPU adapter (webgpu backend), else null. */

@@ -57,7 +57,9 @@ export class Session {
     checkGptFits(model.config, preset.batch, backend);
     this.opt = new AdamW(model.parameters(), { lr, beta1: 0.9, beta2: 0.99, weightDecay: 0.1, maxGradNorm: 1.0 });
     this.sampler = new BatchSampler(data.train, T, preset.batch, request.seed);
-    this.valIds = validationBatches(data.val, T, preset.batch).map((b) => ({ ids: C.keep(C.tensor(b.inputs, [b.batch, T], { dtype: 'i32', backend })), n: b.batch }));
+    // Validation runs forward only: batches of at least the micro preset's 8 windows, so a small
+    // training batch does not multiply its dispatches.
+    this.valIds = validationBatches(data.val, T, Math.max(preset.batch, GPT_PRESETS.micro.batchSize)).map((b) => ({ ids: C.keep(C.tensor(b.inputs, [b.batch, T], { dtype: 'i32', backend })), n: b.batch }));
     const c = model.config;
     this.info = {
       config: preset.name, layers: c.layers, heads: c.heads, dim: c.dim, context: T, batch: preset.batch, vocab: c.vocabSize, parameters: gptParameterCount(c),

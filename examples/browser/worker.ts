@@ -5,7 +5,7 @@ import type * as C from '@cce/core';
 import { gptConfig } from '@cce/nn';
 import '@cce/backend-webgpu';
 import '@cce/backend-gpujs';
-import { backendOptions, startBackend, watchKernels } from './backends.js';
+import { backendOptions, chooseKernels, startBackend, watchKernels } from './backends.js';
 import { loadCheckpointFiles } from './checkpoint-files.js';
 import { measureLossMemory } from './memory.js';
 import type { BackendInfo, CheckpointFile, FromWorker, KernelStats, SetupRequest, ToWorker } from './protocol.js';
@@ -37,15 +37,17 @@ const brownSlice = () => (brown ??= fetch(new URL('./brown-slice.json', import.m
   return r.json() as Promise<string[]>;
 }));
 
-/** The backend for a request: the current one when it was started for the same name. */
-async function backendFor(requested: string): Promise<NonNullable<typeof current>> {
-  if (current?.info.requested === requested) return current;
-  current?.backend.destroy();
-  current = null;
-  post({ type: 'busy', what: `starting ${requested}` });
-  const { backend, info } = await startBackend(requested);
-  current = { backend, info, kernels: watchKernels(backend) };
-  post({ type: 'backend', info });
+/** The backend for a request (the current one when it was started for the same name), its kernels chosen. */
+async function backendFor(request: SetupRequest): Promise<NonNullable<typeof current>> {
+  if (current?.info.requested !== request.backend) {
+    current?.backend.destroy();
+    current = null;
+    post({ type: 'busy', what: `starting ${request.backend}` });
+    const { backend, info } = await startBackend(request.backend);
+    current = { backend, info, kernels: watchKernels(backend) };
+  }
+  chooseKernels(current.backend, request.kernels, current.info);
+  post({ type: 'backend', info: current.info });
   return current;
 }
 
@@ -63,7 +65,7 @@ async function announce(s: Session): Promise<void> {
 
 async function setup(request: SetupRequest): Promise<void> {
   endSession();
-  const { backend } = await backendFor(request.backend);
+  const { backend } = await backendFor(request);
   post({ type: 'busy', what: 'preparing the data and the model' });
   const corpus = await corpusOf(request.text, brownSlice);
   session = Session.create(backend, request, sessionData(corpus, gptConfig(request.config, 1).contextLength));
@@ -71,7 +73,7 @@ async function setup(request: SetupRequest): Promise<void> {
 }
 
 async function load(files: CheckpointFile[], request: SetupRequest): Promise<void> {
-  const { backend } = await backendFor(request.backend);
+  const { backend } = await backendFor(request);
   post({ type: 'busy', what: 'loading the checkpoint' });
   const { model, tokenizer, step } = await loadCheckpointFiles(files, backend);
   let data;
