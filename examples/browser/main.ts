@@ -198,6 +198,7 @@ function newSession(): void {
   state.records = [];
   state.done = false;
   state.samples = 0;
+  state.memory = null;
   for (const id of ['loss', 'val-loss', 'tps']) text(id, '–');
   redraw();
   send({ type: 'setup', request: req });
@@ -207,7 +208,7 @@ worker.onmessage = ({ data: m }: MessageEvent<FromWorker>) => {
   switch (m.type) {
     case 'modes': showBackendOptions(m.options); break;
     case 'backend': showBackend(m.info); break;
-    case 'ready': showSession(m.info); showMemory(m.memory, m.memoryError); break;
+    case 'ready': showSession(m.info); showMemory(m.memory, m.memoryError); showKernels(m.kernels); break;
     case 'step': showRecord(m.record); showKernels(m.kernels); break;
     case 'running': state.running = m.running; state.done = m.done; break;
     case 'sample':

@@ -119,7 +119,7 @@ export interface StepRecord {
 export type FromWorker =
   | { type: 'modes'; options: BackendOption[] }
   | { type: 'backend'; info: BackendInfo }
-  | { type: 'ready'; info: SessionInfo; memory: MemoryFigures | null; memoryError?: string }
+  | { type: 'ready'; info: SessionInfo; memory: MemoryFigures | null; memoryError?: string; kernels: KernelStats }
   | { type: 'step'; record: StepRecord; kernels: KernelStats }
   | { type: 'running'; running: boolean; done: boolean }
   | { type: 'sample'; text: string; final: boolean }

@@ -60,7 +60,8 @@ async function announce(s: Session): Promise<void> {
   post({ type: 'busy', what: 'measuring the loss memory' });
   const { N, D, V } = { N: s.tokensPerStep, D: s.info.dim, V: s.info.vocab };
   const memory = await measureLossMemory(s.backend, N, D, V, LOSS_OPTIONS).catch((e: Error) => e);
-  post(memory instanceof Error ? { type: 'ready', info: s.info, memory: null, memoryError: memory.message } : { type: 'ready', info: s.info, memory });
+  const kernels = { ...current!.kernels };
+  post(memory instanceof Error ? { type: 'ready', info: s.info, memory: null, memoryError: memory.message, kernels } : { type: 'ready', info: s.info, memory, kernels });
 }
 
 async function setup(request: SetupRequest): Promise<void> {
