@@ -6,6 +6,15 @@ import { WebGpuBackend } from '@cce/backend-webgpu';
 import { GpujsBackend, availableModes } from '@cce/backend-gpujs';
 import type { BackendInfo, BackendOption, KernelStats, SetupRequest } from './protocol.js';
 
+/** What measurement in Chromium 156 found about some gpu.js modes in a page. */
+const CAVEATS: Partial<Record<string, string>> = {
+  // gpu.js gives every kernel (and size) its own WebAssembly.Memory; Chromium refused a new one during a
+  // micro GPT's first step ('WebAssembly.Memory(): could not allocate memory').
+  webasm: "in a browser only small programs: gpu.js gives every kernel its own WebAssembly memory, and Chromium refused a new one within a micro GPT's first training step",
+  // gpu.js requests its own device with the default 8 storage buffers per stage; some of our kernels bind 9.
+  webgpu: "gpu.js's own device keeps WebGPU's default of 8 storage buffers a kernel, and some kernels here bind 9",
+};
+
 /** webgpu (an adapter answered), each gpu.js mode with what it found or why it is unavailable, cpu. */
 export async function backendOptions(): Promise<BackendOption[]> {
   const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
@@ -17,9 +26,11 @@ export async function backendOptions(): Promise<BackendOption[]> {
     detail: adapter ? [adapter.info.vendor, adapter.info.architecture, adapter.info.description].filter(Boolean).join(' / ') || 'an adapter'
       : gpu ? 'no adapter answered (navigator.gpu.requestAdapter() gave null)' : 'this browser has no navigator.gpu',
   };
-  const modes = (await availableModes()).map((p): BackendOption => ({ name: `gpujs:${p.mode}`, label: `gpu.js ${p.mode}`, available: p.available, detail: p.detail }));
+  const modes = (await availableModes()).map((p): BackendOption => ({
+    name: `gpujs:${p.mode}`, label: `gpu.js ${p.mode}`, available: p.available, detail: p.available && CAVEATS[p.mode] ? `${p.detail}; ${CAVEATS[p.mode]}` : p.detail,
+  }));
   const cpu: BackendOption = { name: 'cpu', label: 'CPU reference', available: true, detail: 'the IR interpreter in f32 (slow: for checking)' };
-  return [webgpu, { name: 'gpujs', label: 'gpu.js (best mode)', available: modes.some((m) => m.available), detail: 'the first available mode in preference order' }, ...modes, cpu];
+  return [webgpu, ...modes, cpu];
 }
 
 /**

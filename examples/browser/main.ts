@@ -47,6 +47,7 @@ function request(): SetupRequest {
     config: ($('config') as HTMLSelectElement).value as SetupRequest['config'],
     kernels: ($('kernels') as HTMLSelectElement).value as SetupRequest['kernels'],
     batch: Math.round(num('batch', 0)),
+    tokenizer: ($('tokenizer') as HTMLSelectElement).value as SetupRequest['tokenizer'],
     text: pasted.value === 'pasted' ? { kind: 'pasted', text: ($('pasted') as HTMLTextAreaElement).value } : { kind: 'brown' },
     steps: Math.max(1, Math.round(num('steps', 200))),
     lr: num('lr', 2e-3),
@@ -153,7 +154,7 @@ function showMemory(m: MemoryFigures | null, error?: string): void {
 function showSession(info: SessionInfo): void {
   state.session = info;
   text('model-info', `${info.config}: ${info.layers} layers, ${info.heads} heads, d ${info.dim}, context ${info.context}, batch ${info.batch}, ` +
-    `vocabulary ${info.vocab} (padded), ${(info.parameters / 1e6).toFixed(2)}M parameters; ${info.corpus}: ${info.trainTokens} training and ${info.valTokens} validation tokens.`);
+    `vocabulary ${info.vocab} (padded), ${(info.parameters / 1e6).toFixed(2)}M parameters; ${info.corpus}: ${info.trainTokens} training and ${info.valTokens} validation ${info.tokenizer} tokens.`);
   text('step', `${info.step} / ${info.steps}`);
 }
 

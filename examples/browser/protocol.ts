@@ -14,6 +14,8 @@ export interface SetupRequest {
   /** Windows per step; 0 takes the preset's. */
   batch: number;
   text: TextChoice;
+  /** 'char': the text's own characters; 'bpe': GPT-2's (50257 ids, so the logits CCE never forms are large). */
+  tokenizer: 'char' | 'bpe';
   /** The schedule's length (warmup then cosine). */
   steps: number;
   lr: number;
@@ -101,6 +103,7 @@ export interface SessionInfo {
   vocab: number;
   parameters: number;
   corpus: string;
+  tokenizer: string;
   trainTokens: number;
   valTokens: number;
   steps: number;

@@ -3,7 +3,7 @@
 // messages between steps, validation over fixed windows, sampling and checkpoint files.
 import * as C from '@cce/core';
 import {
-  AdamW, BatchSampler, type Corpus, type CosineSchedule, GPT, GPT_PRESETS, type GPTPresetName, type Tokenizer, brownCorpusOf, charTokenizer, checkGptFits, checkTokensFit,
+  AdamW, BatchSampler, type Corpus, type CosineSchedule, GPT, GPT_PRESETS, type GPTPresetName, type Tokenizer, bpeTokenizer, brownCorpusOf, charTokenizer, checkGptFits, checkTokensFit,
   gptConfig, gptParameterCount, lrAt, sampleTokens, textCorpus, tokenizeCorpus, validationBatches,
 } from '@cce/nn';
 import { checkpointFiles } from './checkpoint-files.js';
@@ -21,12 +21,18 @@ export interface SessionData {
 
 /** The chosen text as a corpus; `brown` is the bundled slice's documents. */
 export function corpusOf(text: TextChoice, brown: () => Promise<string[]>): Promise<Corpus> {
-  if (text.kind === 'pasted') return Promise.resolve(textCorpus(text.text.replace(/\r\n?/g, '\n'), { name: 'pasted', origin: 'pasted text', what: 'the pasted text' }));
+  const what = 'the pasted text';
+  if (text.kind === 'pasted') return Promise.resolve(textCorpus(text.text.replace(/\r\n?/g, '\n'), { name: 'pasted', origin: 'pasted text', what, label: what }));
   return brown().then((docs) => brownCorpusOf(docs, 'the Brown corpus slice bundled with the page', 'brown-slice'));
 }
 
-/** The corpus's ids under `tokenizer` (default: a char tokenizer of its own characters), checked to hold a context. */
-export function sessionData(corpus: Corpus, context: number, tokenizer: Tokenizer = charTokenizer(corpus.documents)): SessionData {
+/** The tokenizer a request names: GPT-2's BPE, or the corpus's own characters. */
+export async function tokenizerFor(kind: SetupRequest['tokenizer'], corpus: Corpus): Promise<Tokenizer> {
+  return kind === 'bpe' ? bpeTokenizer() : charTokenizer(corpus.documents);
+}
+
+/** The corpus's ids under `tokenizer`, checked to hold a context. */
+export function sessionData(corpus: Corpus, context: number, tokenizer: Tokenizer): SessionData {
   const { train, val } = tokenizeCorpus(corpus, tokenizer);
   checkTokensFit(corpus, tokenizer, { train, val, tokenizer, corpus: corpus.name, cached: false }, context);
   return { corpus, tokenizer, train, val };
@@ -63,7 +69,7 @@ export class Session {
     const c = model.config;
     this.info = {
       config: preset.name, layers: c.layers, heads: c.heads, dim: c.dim, context: T, batch: preset.batch, vocab: c.vocabSize, parameters: gptParameterCount(c),
-      corpus: data.corpus.name, trainTokens: data.train.length, valTokens: data.val.length, steps, step: startStep,
+      corpus: data.corpus.name, tokenizer: data.tokenizer.kind, trainTokens: data.train.length, valTokens: data.val.length, steps, step: startStep,
     };
   }
 

@@ -9,7 +9,7 @@ import { backendOptions, chooseKernels, startBackend, watchKernels } from './bac
 import { loadCheckpointFiles } from './checkpoint-files.js';
 import { measureLossMemory } from './memory.js';
 import type { BackendInfo, CheckpointFile, FromWorker, KernelStats, SetupRequest, ToWorker } from './protocol.js';
-import { LOSS_OPTIONS, Session, corpusOf, sessionData } from './session.js';
+import { LOSS_OPTIONS, Session, corpusOf, sessionData, tokenizerFor } from './session.js';
 
 const port = self as unknown as { postMessage(m: FromWorker, transfer?: Transferable[]): void; onmessage: ((ev: MessageEvent<ToWorker>) => void) | null };
 const post = (m: FromWorker, transfer: Transferable[] = []) => port.postMessage(m, transfer);
@@ -69,7 +69,8 @@ async function setup(request: SetupRequest): Promise<void> {
   const { backend } = await backendFor(request);
   post({ type: 'busy', what: 'preparing the data and the model' });
   const corpus = await corpusOf(request.text, brownSlice);
-  session = Session.create(backend, request, sessionData(corpus, gptConfig(request.config, 1).contextLength));
+  const tokenizer = await tokenizerFor(request.tokenizer, corpus);
+  session = Session.create(backend, request, sessionData(corpus, gptConfig(request.config, 1).contextLength, tokenizer));
   await announce(session);
 }
 

@@ -15,6 +15,8 @@ export interface Corpus {
   /** `documents`: document i is validation when `isValidation(i)`; `position`: the first
    * floor(trainFraction * n) tokens of the whole stream are training, the rest validation. */
   readonly split: { kind: 'documents'; isValidation: (i: number) => boolean } | { kind: 'position'; trainFraction: number };
+  /** How errors name it; default `data file ORIGIN` for a text, `corpus NAME (ORIGIN)` for documents. */
+  readonly label?: string;
 }
 
 /** One Brown file as text: each non-empty trimmed line split on whitespace, each `word/tag` token cut at
@@ -53,12 +55,12 @@ export function brownCorpusOf(documents: readonly string[], origin: string, name
 }
 
 /** A text as one document, split by token position (the first `trainFraction` training). `what` names
- * the text in errors. */
-export function textCorpus(text: string, opts: { name: string; origin: string; trainFraction?: number; what?: string }): Corpus {
+ * the text in this function's errors, `label` in later ones (see Corpus.label). */
+export function textCorpus(text: string, opts: { name: string; origin: string; trainFraction?: number; what?: string; label?: string }): Corpus {
   const trainFraction = opts.trainFraction ?? 0.9;
   const what = opts.what ?? `text ${opts.name}`;
   if (!text.length) throw new Error(`${what} holds no text; it needs text to train on`);
   if (!(trainFraction > 0 && trainFraction < 1)) throw new Error(`${what}: train fraction ${trainFraction} is not in (0, 1)`);
   const fingerprint = sha256Hex(`text-v1:position,train=${trainFraction}\u0000${text}`);
-  return { name: opts.name, origin: opts.origin, fingerprint, documents: [text], split: { kind: 'position', trainFraction } };
+  return { name: opts.name, origin: opts.origin, fingerprint, documents: [text], split: { kind: 'position', trainFraction }, ...(opts.label ? { label: opts.label } : {}) };
 }

@@ -65,7 +65,7 @@ export function checkTokensFit(corpus: Corpus, tokenizer: Tokenizer, data: Token
   const need = context + 1;
   const [nt, nv] = [data.train.length, data.val.length];
   if (nt >= need && nv >= need) return;
-  const what = corpus.split.kind === 'position' ? `data file ${corpus.origin}` : `corpus ${corpus.name} (${corpus.origin})`;
+  const what = corpus.label ?? (corpus.split.kind === 'position' ? `data file ${corpus.origin}` : `corpus ${corpus.name} (${corpus.origin})`);
   const split =
     corpus.split.kind === 'position'
       ? `split ${Math.round(corpus.split.trainFraction * 100)}/${Math.round((1 - corpus.split.trainFraction) * 100)} by position into ${nt} training and ${nv} validation tokens`
