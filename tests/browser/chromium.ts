@@ -18,14 +18,16 @@ export function chromiumMissing(): string | null {
   return existsSync(CHROMIUM) ? null : `${CHROMIUM} is missing (install Debian's chromium: apt-get install chromium; .ci/run does)`;
 }
 
-/** A headless chromium with a fresh profile, downloads accepted, at `viewport`. */
-export async function launchChromium(viewport: { width: number; height: number }): Promise<BrowserContext> {
+/** A headless chromium with a fresh profile, downloads accepted, at `viewport`; `webgpu: false` leaves
+ *  WebGPU off (without --enable-unsafe-webgpu no adapter answers). */
+export async function launchChromium(viewport: { width: number; height: number }, opts: { webgpu?: boolean } = {}): Promise<BrowserContext> {
   // Loaded at run time: the test runner's bundle leaves only named packages external.
   const name = 'playwright-core';
   const pw = (await import(name)) as typeof import('playwright-core') & { default?: typeof import('playwright-core') };
   const chromium = pw.chromium ?? pw.default!.chromium;
   const profile = mkdtempSync(join(tmpdir(), 'cce-chromium-'));
-  return chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, acceptDownloads: true, viewport });
+  const args = opts.webgpu === false ? CHROMIUM_FLAGS.filter((f) => f !== '--enable-unsafe-webgpu') : CHROMIUM_FLAGS;
+  return chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args, acceptDownloads: true, viewport });
 }
 
 /** `pnpm play` on a free port, building into `out`: the server's process and the URL it printed. */

@@ -48,9 +48,10 @@ async function waitFor(page: Page, what: string, test: (s: PageState) => boolean
   }
 }
 
-/** Sets the form up and trains `steps` steps (validation at the last, then a sample unless `sample` is
- *  off), started from the keyboard. */
-async function train(page: Page, backend: string, kernels: string, steps: number, batch: number, sample = true): Promise<PageState> {
+/** Sets the form up and trains `steps` steps (validation at the last, then a sample of `sampleTokens`
+ *  if any), started from the keyboard. */
+async function train(page: Page, backend: string, kernels: string, steps: number, batch: number, sampleTokens: number): Promise<PageState> {
+  const sample = sampleTokens > 0;
   await page.selectOption('#backend', backend);
   await page.selectOption('#kernels', kernels);
   await page.selectOption('#config', 'micro');
@@ -58,7 +59,7 @@ async function train(page: Page, backend: string, kernels: string, steps: number
   await page.fill('#steps', String(steps));
   await page.fill('#batch', String(batch));
   await page.fill('#eval-every', String(steps));
-  await page.fill('#tokens', '8');
+  if (sample) await page.fill('#tokens', String(sampleTokens));
   await page.setChecked('#auto-sample', sample);
   await page.focus('#start');
   await page.keyboard.press('Enter');
@@ -127,7 +128,7 @@ if (missing && !process.env.CI) console.log(`(browser playground skipped: ${miss
 
     // WebGPU as a user gets it: 'auto' kernels, map ones first on a software adapter.
     lap('start');
-    const gpu = await train(page, 'webgpu', 'auto', 4, 2);
+    const gpu = await train(page, 'webgpu', 'auto', 4, 2, 8);
     lap('webgpu');
     const b = gpu.backend!;
     assert.is(b.name, 'webgpu');
@@ -166,12 +167,12 @@ if (missing && !process.env.CI) console.log(`(browser playground skipped: ${miss
     // gpu.js: WebGL2 where this chromium offers it (headless without a GPU may not), else another device mode.
     const mode = ['webgl2', 'webgpu', 'cpu'].find((m) => offered(`gpujs:${m}`));
     assert.ok(mode, `a gpu.js mode offered: ${JSON.stringify(options)}`);
-    const js = await train(page, `gpujs:${mode}`, 'auto', 3, 1);
+    const js = await train(page, `gpujs:${mode}`, 'auto', 2, 1, 4);
     lap(`gpujs:${mode}`);
     assert.is(js.backend!.name, `gpujs:${mode}`);
     assert.is(js.backend!.gpujsMode, mode);
     assert.match(await page.textContent('#limits') ?? '', new RegExp(`gpu\\.js mode${mode}`));
-    checkTraining(js, 3);
+    checkTraining(js, 2);
 
     // The WebGPU checkpoint loads back into the page (on gpu.js) ...
     await page.setInputFiles('#load', readdirSync(ckpt).map((f) => join(ckpt, f)));
@@ -189,6 +190,22 @@ if (missing && !process.env.CI) console.log(`(browser playground skipped: ${miss
     assert.ok(sampled.startsWith('The '), sampled);
     assert.is([...sampled].length, 4 + 20, `20 characters after the prompt: ${JSON.stringify(sampled)}`);
     lap('checkpoint and pnpm sample');
+
+    // Without WebGPU the page says so and takes another backend.
+    const plain = await launchChromium(PHONE, { webgpu: false });
+    try {
+      const p2 = await plain.newPage();
+      await p2.goto(url);
+      await p2.waitForFunction(() => (globalThis as unknown as { playground: PageState }).playground.options.length > 0, null, { timeout: 30_000 });
+      const st = await pageState(p2);
+      const errors = await p2.textContent('#errors');
+      assert.not.ok(st.options.find((o) => o.name === 'webgpu')!.available, 'WebGPU is not offered');
+      assert.match(errors ?? '', /WebGPU: no adapter answered .*; using gpu\.js \w+ instead/);
+      assert.is.not(await p2.inputValue('#backend'), 'webgpu');
+    } finally {
+      await plain.close();
+    }
+    lap('no WebGPU');
     console.log(`(playground: ${times.join(', ')}; screenshot ${SCREENSHOT})`);
   } finally {
     await context.close();
