@@ -141,6 +141,12 @@ if (missing && !process.env.CI) console.log(`(browser playground skipped: ${miss
     checkTraining(gpu, 4);
     checkLimits(gpu);
 
+    // The trained page at a phone's size, for inspection: nothing wider than the viewport.
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the page is ${overflow} px wider than a phone's viewport`);
+
     const ckpt = join(work, 'checkpoint');
     mkdirSync(ckpt);
     assert.equal(await downloadCheckpoint(page, ckpt), ['config.json', 'model.safetensors', 'training_state.json']);
@@ -178,10 +184,6 @@ if (missing && !process.env.CI) console.log(`(browser playground skipped: ${miss
     await page.setInputFiles('#load', readdirSync(ckpt).map((f) => join(ckpt, f)));
     await waitFor(page, 'the loaded checkpoint', (st) => st.session?.step === 4 && !st.busy);
 
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 0, `the page is ${overflow} px wider than a phone's viewport`);
 
     // ... and into `pnpm sample`.
     const out = spawnSync(process.execPath, ['scripts/run-ts.mjs', 'examples/sample.ts', '--ckpt', ckpt, '--prompt', 'The ', '--tokens', '20', '--backend', 'cpu'], { encoding: 'utf8', timeout: 120_000 });
