@@ -58,35 +58,53 @@ export function checkCapabilities(kernel: Kernel, info: KernelInfo, caps: Capabi
   if (problem) throw new Error(`${backend}: ${problem}`);
 }
 
+/** Answers of kernelFits per capabilities object (a backend's are fixed) and kernel: variants ask per dispatch. */
+const fits = new WeakMap<Capabilities, WeakMap<Kernel, boolean>>();
+
 /** Whether `backend` can compile and run `kernel`: the checks compile() makes, without throwing. */
 export function kernelFits(backend: Backend, kernel: Kernel): boolean {
-  return capabilityProblem(kernel, validateKernel(kernel), backend.capabilities) === null;
+  const caps = backend.capabilities;
+  let known = fits.get(caps);
+  if (!known) fits.set(caps, (known = new WeakMap()));
+  let ok = known.get(kernel);
+  if (ok === undefined) known.set(kernel, (ok = capabilityProblem(kernel, validateKernel(kernel), caps) === null));
+  return ok;
 }
 
 /** The buffer dtype that holds a kernel's element type (u32 data lives in i32 buffers). */
 const storageOf = (elem: ScalarType): DType => (elem === 'f32' || elem === 'f16' ? elem : 'i32');
 
+/** The storage dtype of each buffer a kernel declares, worked out once per kernel (checkBindings runs per dispatch). */
+const storages = new WeakMap<Kernel, DType[]>();
+function storageDtypes(kernel: Kernel): DType[] {
+  let s = storages.get(kernel);
+  if (!s) storages.set(kernel, (s = kernel.buffers.map((d) => storageOf(vectorInfo(d.type).elem))));
+  return s;
+}
+
+/** A binding check's error, naming the backend, the kernel (and the fused op running) and the problem. */
+const bindingError = (backend: string, kernel: Kernel, problem: string) => new Error(`${backend}: ${describeKernel(kernel.name)}: ${problem}`);
+
 export function checkBindings(kernel: Kernel, bindings: Bindings, grid: Grid, caps: Capabilities, backend: string): void {
-  const where = `${backend}: ${describeKernel(kernel.name)}`;
-  for (const decl of kernel.buffers) {
+  const dtypes = storageDtypes(kernel);
+  const maxBinding = caps.limits.maxStorageBufferBindingSize;
+  for (let i = 0; i < kernel.buffers.length; i++) {
+    const decl = kernel.buffers[i]!;
     const buf = bindings.buffers[decl.name];
-    if (!buf) throw new Error(`${where}: buffer '${decl.name}' is not bound`);
-    if (isBufferRange(buf) && !caps.bindingRanges) throw new Error(`${where}: buffer '${decl.name}' is bound as a range, which this backend does not support`);
-    if (storageOf(vectorInfo(decl.type).elem) !== buf.dtype) {
-      throw new Error(`${where}: buffer '${decl.name}' is declared ${decl.type} but bound to a ${buf.dtype} buffer`);
-    }
+    if (!buf) throw bindingError(backend, kernel, `buffer '${decl.name}' is not bound`);
+    if (isBufferRange(buf) && !caps.bindingRanges) throw bindingError(backend, kernel, `buffer '${decl.name}' is bound as a range, which this backend does not support`);
+    if (dtypes[i] !== buf.dtype) throw bindingError(backend, kernel, `buffer '${decl.name}' is declared ${decl.type} but bound to a ${buf.dtype} buffer`);
     const bytes = buf.length * elementBytes(buf.dtype);
-    if (bytes > caps.limits.maxStorageBufferBindingSize) {
-      throw new Error(`${where}: buffer '${decl.name}' is ${bytes} bytes; the largest storage binding here is ${caps.limits.maxStorageBufferBindingSize} bytes`);
-    }
+    if (bytes > maxBinding) throw bindingError(backend, kernel, `buffer '${decl.name}' is ${bytes} bytes; the largest storage binding here is ${maxBinding} bytes`);
   }
   for (const u of kernel.uniforms) {
     const v = bindings.uniforms?.[u.name];
-    if (v === undefined || !Number.isFinite(v)) throw new Error(`${where}: uniform '${u.name}' is ${v === undefined ? 'missing' : v}`);
-    if (u.type !== 'f32' && !Number.isInteger(v)) throw new Error(`${where}: uniform '${u.name}' (${u.type}) must be an integer, got ${v}`);
+    if (v === undefined || !Number.isFinite(v)) throw bindingError(backend, kernel, `uniform '${u.name}' is ${v === undefined ? 'missing' : v}`);
+    if (u.type !== 'f32' && !Number.isInteger(v)) throw bindingError(backend, kernel, `uniform '${u.name}' (${u.type}) must be an integer, got ${v}`);
   }
   const max = caps.limits.maxWorkgroupsPerDimension;
-  if (grid.some((g) => !Number.isInteger(g) || g < 0 || g > max)) {
-    throw new Error(`${where}: grid ${JSON.stringify(grid)} exceeds ${max} workgroups per dimension`);
+  for (let d = 0; d < grid.length; d++) {
+    const g = grid[d]!;
+    if (!Number.isInteger(g) || g < 0 || g > max) throw bindingError(backend, kernel, `grid ${JSON.stringify(grid)} exceeds ${max} workgroups per dimension`);
   }
 }

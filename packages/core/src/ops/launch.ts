@@ -31,12 +31,14 @@ export type BufferArg = Tensor | DeviceBuffer;
 export const lengthOf = (b: BufferArg): number => (b instanceof Tensor ? b.size : b.length);
 
 export function dispatchKernel(backend: Backend, kernel: Kernel, buffers: Record<string, BufferArg>, uniforms: Record<string, number>, grid: Grid): void {
+  // A loop over the names, not Object.entries: this runs per dispatch.
   const bound: Record<string, DeviceBuffer> = {};
-  for (const [name, b] of Object.entries(buffers)) {
-    if (b instanceof Tensor && b.backend !== backend) {
-      throw new Error(`kernel '${kernel.name}': input '${name}' lives on backend '${b.backend.name}', not '${backend.name}'`);
-    }
-    bound[name] = b instanceof Tensor ? b.buffer : b;
+  for (const name in buffers) {
+    const b = buffers[name]!;
+    if (b instanceof Tensor) {
+      if (b.backend !== backend) throw new Error(`kernel '${kernel.name}': input '${name}' lives on backend '${b.backend.name}', not '${backend.name}'`);
+      bound[name] = b.buffer;
+    } else bound[name] = b;
   }
   backend.dispatch(backend.compile(kernel), { buffers: bound, uniforms }, grid);
 }
