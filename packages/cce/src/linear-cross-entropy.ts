@@ -262,9 +262,10 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
         const firstRows = n0 === 0;
         const eRows = rowsOf(e2d, D, n0, nc);
         const gRows = rowsOf(g, 1, n0, nc);
-        const lp: LogitProblem = { flags, e: eRows, c: win.c, bias: win.bias, N: nc, D, V: win.Vw, Vtotal: V, softcap: o.softcap };
+        // Problems written out in full, not spread from a common part: this runs per chunk.
         C.runVariant<GradBlockProblem>('cce.gradBlock', backend, {
-          ...lp, perm, lse: rowsOf(lse, 1, n0, nc), tgt: rowsOf(local, 1, n0, nc), h, mask, v0, Vc: w, ignoreIndex: LOCAL_IGNORED,
+          flags, e: eRows, c: win.c, bias: win.bias, N: nc, D, V: win.Vw, Vtotal: V, softcap: o.softcap,
+          perm, lse: rowsOf(lse, 1, n0, nc), tgt: rowsOf(local, 1, n0, nc), h, mask, v0, Vc: w, ignoreIndex: LOCAL_IGNORED,
           smoothing: o.labelSmoothing, zLoss: o.zLoss, filterEps: o.filterEps, bounds, boundRow0: bounds ? n0 / boundTile : 0,
         });
         if (stats) {
@@ -272,9 +273,10 @@ function backward(gOut: Tensor, ctx: C.FusedBackwardContext<Attrs>): (Tensor | n
           stats.add(used, used.size);
           used.dispose();
         }
-        const common = { h, mask, g: gRows, perm, N: nc, D, v0, Vc: w, scratchBytes: o.scratchBytes, workspace };
-        if (ctx.needsGrad[0]) C.runVariant<GradProductProblem>('cce.gradE', backend, { ...common, operand: win.c, out: rowsOf(dE, D, n0, nc), accumulate: !firstColumns, smooth: null });
-        if (ctx.needsGrad[1]) C.runVariant<GradProductProblem>('cce.gradC', backend, { ...common, operand: eRows, out: dCb, accumulate: !firstRows, smooth: firstRows ? smoothC : null });
+        const product = (operand: C.BufferArg, out: C.BufferArg, accumulate: boolean, smooth: Tensor | null): GradProductProblem =>
+          ({ h, mask, g: gRows, perm, N: nc, D, v0, Vc: w, operand, out, accumulate, smooth, scratchBytes: o.scratchBytes, workspace });
+        if (ctx.needsGrad[0]) C.runVariant<GradProductProblem>('cce.gradE', backend, product(win.c, rowsOf(dE, D, n0, nc), !firstColumns, null));
+        if (ctx.needsGrad[1]) C.runVariant<GradProductProblem>('cce.gradC', backend, product(eRows, dCb, !firstRows, firstRows ? smoothC : null));
         if (dBiasB && ctx.needsGrad[3]) {
           if (mapOnly) C.runMap(gradBiasMapKernel(), dBiasB as Tensor, { h, g }, { N, v0, Vc: w });
           else dispatchFlat(backend, gradBiasKernel(!firstRows), w, { h, g: gRows, perm, out: dBiasB }, { N: nc, v0, smooth: 0 });

@@ -7,6 +7,7 @@ import { gradBlockKernel, gradCKernel, gradCMapKernel, gradEKernel, gradEMapKern
 import { gradCReduceKernel, tiledGradBlockKernel, tiledGradCKernel, tiledGradEKernel } from './kernels/tiled-backward.js';
 import { tiledLseKernel } from './kernels/tiled-forward.js';
 import { type BlockRole, blockShapes } from './kernels/block-shapes.js';
+import { asBit, bit, flagBits, flagsOf, kernelCache } from './kernel-cache.js';
 
 /** What every logit-recomputing step binds: e [N, D], c [V, D], bias, sizes and option values. */
 export interface LogitProblem {
@@ -25,8 +26,17 @@ export interface LogitProblem {
   softcap: number;
 }
 
-export const logitBuffers = (p: LogitProblem) => ({ e: p.e, c: p.c, ...(p.bias ? { bias: p.bias } : {}) });
-export const logitUniforms = (p: LogitProblem) => ({ D: p.D, ...(p.flags.softcap ? { softcap: p.softcap } : {}) });
+// Fresh records that callers add their own bindings to (no spreads: these are built per dispatch).
+export function logitBuffers(p: LogitProblem): Record<string, C.BufferArg> {
+  const buffers: Record<string, C.BufferArg> = { e: p.e, c: p.c };
+  if (p.bias) buffers.bias = p.bias;
+  return buffers;
+}
+export function logitUniforms(p: LogitProblem): Record<string, number> {
+  const uniforms: Record<string, number> = { D: p.D };
+  if (p.flags.softcap) uniforms.softcap = p.softcap;
+  return uniforms;
+}
 
 /**
  * Block bounds (see kernels/tiled-forward.ts): tmax [ceil(N / tile), ceil(V / tile)], prefilled with BOUND_KEEP,
@@ -124,10 +134,12 @@ export interface GradProductProblem {
 
 export const tilesOf = (n: number) => Math.ceil(n / FILTER_TILE);
 
+/** Dispatches a kernel over `count` invocations in one dimension; adds `count` to `uniforms` (a fresh record). */
 function dispatchFlat(backend: Backend, kernel: C.Kernel, count: number, buffers: Record<string, C.BufferArg>, uniforms: Record<string, number>) {
   if (count === 0) return;
   const grid = C.grid1d(count, kernel.workgroupSize[0], backend.capabilities.limits.maxWorkgroupsPerDimension);
-  C.dispatchKernel(backend, kernel, buffers, { ...uniforms, count }, grid);
+  uniforms.count = count;
+  C.dispatchKernel(backend, kernel, buffers, uniforms, grid);
 }
 
 C.registerVariant<LseProblem>('cce.lse', {
@@ -221,13 +233,16 @@ export function blockShapeFor(backend: Backend, role: BlockRole): C.TileConfig {
   return entry[role];
 }
 
-const gridFits = (backend: Backend, ...dims: number[]) => dims.every((d) => d <= backend.capabilities.limits.maxWorkgroupsPerDimension);
-/** Workgroup blocks of the backward along a side of n. */
-const blocks = (backend: Backend, n: number) => Math.ceil(n / blockShapeFor(backend, 'backward').BM);
+const gridFits = (backend: Backend, x: number, y: number) => Math.max(x, y) <= backend.capabilities.limits.maxWorkgroupsPerDimension;
+/** Workgroup blocks of a block shape along a side of n. */
+const blocks = (shape: C.TileConfig, n: number) => Math.ceil(n / shape.BM);
 
 // Bounds are recorded where the forward's block is the bound tile, and used where the backward's block divides it.
-const boundsFit = (backend: Backend, p: { bounds: BlockBounds | null }, role: BlockRole) =>
-  !!p.bounds && (role === 'forward' ? p.bounds.tile === blockShapeFor(backend, 'forward').BM : p.bounds.tile % blockShapeFor(backend, 'backward').BM === 0);
+const boundsFit = (p: { bounds: BlockBounds | null }, role: BlockRole, shape: C.TileConfig) =>
+  !!p.bounds && (role === 'forward' ? p.bounds.tile === shape.BM : p.bounds.tile % shape.BM === 0);
+
+const tiledLse = kernelCache((shape, bits) => tiledLseKernel(flagsOf(bits), bit(bits, 4), shape));
+const lseBits = (p: LseProblem, shape: C.TileConfig) => flagBits(p.flags) | asBit(boundsFit(p, 'forward', shape), 4);
 
 C.registerVariant<LseProblem>('cce.lse', {
   name: 'tiled',
@@ -235,72 +250,119 @@ C.registerVariant<LseProblem>('cce.lse', {
   priority: 10,
   supports: (backend, p) => {
     const shape = blockShapeFor(backend, 'forward');
-    return C.kernelFits(backend, tiledLseKernel(p.flags, boundsFit(backend, p, 'forward'), shape)) && gridFits(backend, Math.ceil(p.N / shape.BM), p.S);
+    return C.kernelFits(backend, tiledLse(shape, lseBits(p, shape))) && gridFits(backend, blocks(shape, p.N), p.S);
   },
   run: (backend, p) => {
     const shape = blockShapeFor(backend, 'forward');
-    const bounded = boundsFit(backend, p, 'forward');
-    const extra: Record<string, C.BufferArg> = bounded ? { perm: p.bounds!.perm, tgt: p.bounds!.tgt, tmax: p.bounds!.tmax } : {};
-    C.dispatchKernel(backend, tiledLseKernel(p.flags, bounded, shape), { ...logitBuffers(p), ...extra, out: p.part },
-      { ...logitUniforms(p), N: p.N, V: p.V, Vs: p.Vs }, [Math.ceil(p.N / shape.BM), p.S, 1]);
+    const buffers = logitBuffers(p);
+    if (boundsFit(p, 'forward', shape)) {
+      buffers.perm = p.bounds!.perm;
+      buffers.tgt = p.bounds!.tgt;
+      buffers.tmax = p.bounds!.tmax;
+    }
+    buffers.out = p.part;
+    const uniforms = logitUniforms(p);
+    uniforms.N = p.N;
+    uniforms.V = p.V;
+    uniforms.Vs = p.Vs;
+    C.dispatchKernel(backend, tiledLse(shape, lseBits(p, shape)), buffers, uniforms, [blocks(shape, p.N), p.S, 1]);
   },
 });
+
+/** The bound tile a gradient block uses (0: none). */
+const boundTileOf = (p: GradBlockProblem, shape: C.TileConfig) => (boundsFit(p, 'backward', shape) ? p.bounds!.tile : 0);
+const tiledGradBlock = kernelCache((shape, bits) => tiledGradBlockKernel(flagsOf(bits & 15), bits >> 4, shape));
 
 C.registerVariant<GradBlockProblem>('cce.gradBlock', {
   name: 'tiled',
   tuned: true,
   priority: 10,
-  supports: (backend, p) => C.kernelFits(backend, tiledGradBlockKernel(p.flags, boundsFit(backend, p, 'backward') ? p.bounds!.tile : 0, blockShapeFor(backend, 'backward')))
-    && gridFits(backend, blocks(backend, p.Vc), blocks(backend, p.N)),
+  supports: (backend, p) => {
+    const shape = blockShapeFor(backend, 'backward');
+    return C.kernelFits(backend, tiledGradBlock(shape, flagBits(p.flags) | (boundTileOf(p, shape) << 4))) && gridFits(backend, blocks(shape, p.Vc), blocks(shape, p.N));
+  },
   run: (backend, p) => {
-    const bounded = boundsFit(backend, p, 'backward');
-    C.dispatchKernel(backend, tiledGradBlockKernel(p.flags, bounded ? p.bounds!.tile : 0, blockShapeFor(backend, 'backward')), {
-      ...logitBuffers(p), perm: p.perm, lse: p.lse, tgt: p.tgt, h: p.h, mask: p.mask, ...(bounded ? { tmax: p.bounds!.tmax } : {}),
-    }, {
-      ...logitUniforms(p), N: p.N, V: p.Vtotal, v0: p.v0, Vc: p.Vc, ignore: p.ignoreIndex, eps: p.filterEps,
-      ...(bounded ? { bound_cols: Math.ceil(p.V / p.bounds!.tile), bound_row0: p.boundRow0 } : {}),
-      ...(p.flags.smoothing ? { smoothing: p.smoothing } : {}), ...(p.flags.zLoss ? { z_loss: p.zLoss } : {}),
-    }, [blocks(backend, p.Vc), blocks(backend, p.N), 1]);
+    const shape = blockShapeFor(backend, 'backward');
+    const boundTile = boundTileOf(p, shape);
+    const buffers = logitBuffers(p);
+    buffers.perm = p.perm;
+    buffers.lse = p.lse;
+    buffers.tgt = p.tgt;
+    buffers.h = p.h;
+    buffers.mask = p.mask;
+    const uniforms = logitUniforms(p);
+    uniforms.N = p.N;
+    uniforms.V = p.Vtotal;
+    uniforms.v0 = p.v0;
+    uniforms.Vc = p.Vc;
+    uniforms.ignore = p.ignoreIndex;
+    uniforms.eps = p.filterEps;
+    if (boundTile) {
+      buffers.tmax = p.bounds!.tmax;
+      uniforms.bound_cols = Math.ceil(p.V / boundTile);
+      uniforms.bound_row0 = p.boundRow0;
+    }
+    if (p.flags.smoothing) uniforms.smoothing = p.smoothing;
+    if (p.flags.zLoss) uniforms.z_loss = p.zLoss;
+    C.dispatchKernel(backend, tiledGradBlock(shape, flagBits(p.flags) | (boundTile << 4)), buffers, uniforms, [blocks(shape, p.Vc), blocks(shape, p.N), 1]);
   },
 });
+
+const tiledGradE = kernelCache((shape, bits) => tiledGradEKernel(bit(bits, 0), bit(bits, 1), shape));
+const gradEBits = (p: GradProductProblem) => asBit(p.accumulate, 0) | asBit(p.D % 4 === 0, 1);
 
 C.registerVariant<GradProductProblem>('cce.gradE', {
   name: 'tiled',
   tuned: true,
   priority: 10,
-  supports: (backend, p) => C.kernelFits(backend, tiledGradEKernel(p.accumulate, p.D % 4 === 0, blockShapeFor(backend, 'backward')))
-    && gridFits(backend, blocks(backend, p.D), blocks(backend, p.N)),
+  supports: (backend, p) => {
+    const shape = blockShapeFor(backend, 'backward');
+    return C.kernelFits(backend, tiledGradE(shape, gradEBits(p))) && gridFits(backend, blocks(shape, p.D), blocks(shape, p.N));
+  },
   run: (backend, p) => {
-    C.dispatchKernel(backend, tiledGradEKernel(p.accumulate, p.D % 4 === 0, blockShapeFor(backend, 'backward')),
-      { h: p.h, c: p.operand, g: p.g, perm: p.perm, mask: p.mask, out: p.out }, { N: p.N, D: p.D, v0: p.v0, Vc: p.Vc }, [blocks(backend, p.D), blocks(backend, p.N), 1]);
+    const shape = blockShapeFor(backend, 'backward');
+    C.dispatchKernel(backend, tiledGradE(shape, gradEBits(p)), { h: p.h, c: p.operand, g: p.g, perm: p.perm, mask: p.mask, out: p.out },
+      { N: p.N, D: p.D, v0: p.v0, Vc: p.Vc }, [blocks(shape, p.D), blocks(shape, p.N), 1]);
   },
 });
+
+/** dC's kernel by (smoothing, split, accumulate, vec4) as bits 0-3. */
+const tiledGradC = kernelCache((shape, bits) => tiledGradCKernel(bit(bits, 0), bit(bits, 1), bit(bits, 2), bit(bits, 3), shape));
+const gradCBits = (smoothing: boolean, split: boolean, accumulate: boolean, p: GradProductProblem) =>
+  asBit(smoothing, 0) | asBit(split, 1) | asBit(accumulate, 2) | asBit(p.D % 4 === 0, 3);
 
 C.registerVariant<GradProductProblem>('cce.gradC', {
   name: 'tiled',
   tuned: true,
   priority: 10,
-  supports: (backend, p) => C.kernelFits(backend, tiledGradCKernel(false, true, false, p.D % 4 === 0, blockShapeFor(backend, 'backward')))
-    && gridFits(backend, blocks(backend, p.D), blocks(backend, p.Vc)),
+  supports: (backend, p) => {
+    const shape = blockShapeFor(backend, 'backward');
+    return C.kernelFits(backend, tiledGradC(shape, gradCBits(false, true, false, p))) && gridFits(backend, blocks(shape, p.D), blocks(shape, p.Vc));
+  },
   run: (backend, p) => {
     const shape = blockShapeFor(backend, 'backward');
     // Few vocabulary rows per chunk leave the GPU idle over a long token loop: split the tokens and sum
     // the partial products after, within a partial buffer of at most a quarter of the scratch.
-    const blocksOut = blocks(backend, p.D) * blocks(backend, p.Vc);
+    const blocksOut = blocks(shape, p.D) * blocks(shape, p.Vc);
     const bySize = Math.floor(p.scratchBytes / 4 / (4 * p.Vc * p.D));
     const splits = Math.max(1, Math.min(16, Math.ceil(512 / blocksOut), bySize, Math.ceil(p.N / 64), backend.capabilities.limits.maxWorkgroupsPerDimension));
     const Ns = Math.ceil(Math.ceil(p.N / splits) / FILTER_TILE) * FILTER_TILE;
     const z = Math.ceil(p.N / Ns);
-    const smooth: Record<string, C.BufferArg> = p.smooth ? { smooth: p.smooth } : {};
-    const common = { h: p.h, e: p.operand, g: p.g, perm: p.perm, mask: p.mask };
+    const buffers: Record<string, C.BufferArg> = { h: p.h, e: p.operand, g: p.g, perm: p.perm, mask: p.mask };
     const uniforms = { N: p.N, D: p.D, v0: p.v0, Vc: p.Vc, Ns };
+    const grid: C.Grid = [blocks(shape, p.D), blocks(shape, p.Vc), z];
     if (z === 1) {
-      C.dispatchKernel(backend, tiledGradCKernel(!!p.smooth, false, p.accumulate, p.D % 4 === 0, shape), { ...common, ...smooth, out: p.out }, uniforms, [blocks(backend, p.D), blocks(backend, p.Vc), 1]);
+      if (p.smooth) buffers.smooth = p.smooth;
+      buffers.out = p.out;
+      C.dispatchKernel(backend, tiledGradC(shape, gradCBits(!!p.smooth, false, p.accumulate, p)), buffers, uniforms, grid);
       return;
     }
     const partial = p.workspace.get(z * p.Vc * p.D);
-    C.dispatchKernel(backend, tiledGradCKernel(false, true, false, p.D % 4 === 0, shape), { ...common, out: partial }, uniforms, [blocks(backend, p.D), blocks(backend, p.Vc), z]);
-    dispatchFlat(backend, gradCReduceKernel(!!p.smooth, p.accumulate), p.Vc * p.D, { partial, perm: p.perm, ...smooth, out: p.out }, { D: p.D, v0: p.v0, splits: z });
+    buffers.out = partial;
+    C.dispatchKernel(backend, tiledGradC(shape, gradCBits(false, true, false, p)), buffers, uniforms, grid);
+    const reduce: Record<string, C.BufferArg> = { partial, perm: p.perm, out: p.out };
+    if (p.smooth) reduce.smooth = p.smooth;
+    dispatchFlat(backend, gradCReduceKernel(!!p.smooth, p.accumulate), p.Vc * p.D, reduce, { D: p.D, v0: p.v0, splits: z });
   },
 });
 
