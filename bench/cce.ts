@@ -71,6 +71,9 @@ export interface Row {
   forwardBackwardMs?: number;
   /** Of forwardBackwardMs, the time the host took to issue the work (before waiting for the GPU). */
   forwardBackwardHostMs?: number;
+  /** Kernel dispatches of one forward+backward, and its host time per dispatch in µs. */
+  dispatches?: number;
+  hostUsPerDispatch?: number;
   /** Peak bytes beyond inputs and gradient outputs during forward+backward. */
   peakExtraBytes?: number;
   skippedTiles?: number;
@@ -101,7 +104,20 @@ async function timeIt(backend: Backend, fn: () => void): Promise<{ wall: number;
   return { wall: performance.now() - t0, host };
 }
 
-async function measure(backend: Backend, method: Method, x: { e: Tensor; c: Tensor; t: Tensor }): Promise<{ fwd: number; fb: number; fbHost: number; peak: number; skipped?: number; grads: Float32Array[] }> {
+/** The kernel dispatches `fn` issues on `backend` (its dispatch counted while fn runs). */
+function countDispatches(backend: Backend, fn: () => void): number {
+  const dispatch = backend.dispatch;
+  let n = 0;
+  backend.dispatch = (...a) => { n++; dispatch.apply(backend, a); };
+  try {
+    fn();
+  } finally {
+    backend.dispatch = dispatch;
+  }
+  return n;
+}
+
+async function measure(backend: Backend, method: Method, x: { e: Tensor; c: Tensor; t: Tensor }): Promise<{ fwd: number; fb: number; fbHost: number; dispatches: number; peak: number; skipped?: number; grads: Float32Array[] }> {
   const loss = () => lossOf(method, x);
   const clearGrads = () => { for (const p of [x.e, x.c]) { p.grad?.dispose(); p.grad = null; } };
   const fwd: number[] = [];
@@ -117,6 +133,12 @@ async function measure(backend: Backend, method: Method, x: { e: Tensor; c: Tens
       // Extra = peak beyond what existed before and the gradient buffers as allocated.
       const peak = backend.memory().peakBytes - before - x.e.grad!.buffer.bytes - x.c.grad!.buffer.bytes;
       clearGrads();
+      const dispatches = await C.scope(async () => {
+        const n = countDispatches(backend, () => C.backward(loss()));
+        await backend.flush();
+        return n;
+      });
+      clearGrads();
       // Counting skipped tiles costs dispatches: only in this untimed last pass.
       const stats = new FilterStats();
       await C.scope(() => C.backward(lossOf(method, x, stats)));
@@ -124,7 +146,7 @@ async function measure(backend: Backend, method: Method, x: { e: Tensor; c: Tens
       clearGrads();
       const skipped = method === 'naive' ? undefined : await stats.skippedFraction();
       stats.dispose();
-      return { fwd: median(fwd), fb: median(fb), fbHost: median(fbHost), peak, skipped, grads };
+      return { fwd: median(fwd), fb: median(fb), fbHost: median(fbHost), dispatches, peak, skipped, grads };
     }
     clearGrads();
   }
@@ -179,12 +201,15 @@ async function benchShape(backend: Backend, N: number, D: number, V: number, kin
     try {
       const m = await measure(backend, method, x);
       if (args.profile) await profilePass(backend, method, x);
-      Object.assign(row, { forwardMs: m.fwd, forwardBackwardMs: m.fb, forwardBackwardHostMs: m.fbHost, peakExtraBytes: m.peak, skippedTiles: m.skipped });
+      Object.assign(row, {
+        forwardMs: m.fwd, forwardBackwardMs: m.fb, forwardBackwardHostMs: m.fbHost, dispatches: m.dispatches, hostUsPerDispatch: (m.fbHost * 1000) / m.dispatches,
+        peakExtraBytes: m.peak, skippedTiles: m.skipped,
+      });
       if (method === 'naive') naiveFb = m.fb;
       if (method === 'cce') unfiltered = m.grads;
       else if (unfiltered && method !== 'naive') row.gradDeviation = deviation(m.grads, unfiltered);
       if (naiveFb !== undefined) row.ratioToNaive = m.fb / naiveFb;
-      log(`  ${method.padEnd(10)} fwd ${m.fwd.toFixed(2)} ms  fwd+bwd ${m.fb.toFixed(2)} ms (host ${m.fbHost.toFixed(1)})  peak extra ${(m.peak / MiB).toFixed(2)} MiB` +
+      log(`  ${method.padEnd(10)} fwd ${m.fwd.toFixed(2)} ms  fwd+bwd ${m.fb.toFixed(2)} ms (host ${m.fbHost.toFixed(1)}, ${m.dispatches} dispatches, ${((m.fbHost * 1000) / m.dispatches).toFixed(1)} µs each)  peak extra ${(m.peak / MiB).toFixed(2)} MiB` +
         (m.skipped !== undefined ? `  skipped ${(m.skipped * 100).toFixed(1)}%` : '') + (row.gradDeviation !== undefined ? `  deviation ${row.gradDeviation.toExponential(2)}` : ''));
     } catch (err) {
       row.runnable = false;
