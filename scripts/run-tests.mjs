@@ -72,7 +72,8 @@ const num = (label) => Number((plain.match(new RegExp(`${label}:\\s+(\\d+)`, 'g'
 const total = num('Total');
 const passed = num('Passed');
 const skipped = num('Skipped');
-const failed = total - passed - skipped + loadFailures;
+// uvu's Total counts the tests that ran; skipped ones (test.skip, or left out by test.only) are apart from it.
+const failed = total - passed + loadFailures;
 console.log(`tests ran in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exitCode = failed > 0 || passed === 0 ? 1 : 0;
