@@ -111,11 +111,14 @@ export function dawnOptionsFor(opts: DeviceOptions): string[] {
   return ['disable-dawn-features=timestamp_quantization', ...(toggles.length ? [`enable-dawn-features=${toggles.join(',')}`] : []), ...(opts.dawnOptions ?? [])];
 }
 
-/** The GPU object: navigator.gpu where it exists, else Dawn's. */
+/**
+ * The GPU object: in Node, Dawn's, created with our toggles (a navigator.gpu there was put in place by
+ * someone else, gpu.js for one, without them: no shader-f16 on NVIDIA); in a browser, navigator.gpu.
+ */
 async function getGpu(opts: DeviceOptions): Promise<{ gpu: GPU; where: string; options: string[] }> {
-  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-  if (nav?.gpu && !opts.dawnOptions?.length) return { gpu: nav.gpu, where: 'navigator.gpu', options: [] };
   if (typeof process === 'undefined' || !process.versions?.node) {
+    const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+    if (nav?.gpu) return { gpu: nav.gpu, where: 'navigator.gpu', options: [] };
     throw new Error(`webgpu: navigator.gpu is not available in this browser. ${INSTALL_HINT}`);
   }
   const options = dawnOptionsFor(opts);
