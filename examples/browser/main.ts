@@ -1,23 +1,7 @@
 // The playground page: the controls, the figures and the loss curve, driving the training worker
 // (worker.ts) by messages. `window.playground` holds what the page shows, for tests and the console.
 import { type Point, drawLossChart } from './chart.js';
-import type { BackendInfo, BackendOption, CheckpointFile, FromWorker, KernelStats, MemoryFigures, SessionInfo, SetupRequest, StepRecord, ToWorker } from './protocol.js';
-
-interface PageState {
-  options: BackendOption[];
-  backend: BackendInfo | null;
-  session: SessionInfo | null;
-  records: StepRecord[];
-  kernels: KernelStats | null;
-  memory: MemoryFigures | null;
-  sample: string;
-  samples: number;
-  errors: string[];
-  running: boolean;
-  done: boolean;
-  busy: string | null;
-  downloads: string[];
-}
+import type { BackendInfo, BackendOption, CheckpointFile, FromWorker, KernelStats, MemoryFigures, PageState, SessionInfo, SetupRequest, StepRecord, ToWorker } from './protocol.js';
 
 const state: PageState = {
   options: [], backend: null, session: null, records: [], kernels: null, memory: null, sample: '', samples: 0, errors: [], running: false, done: false,

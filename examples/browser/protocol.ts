@@ -129,3 +129,20 @@ export type FromWorker =
   | { type: 'checkpoint'; files: CheckpointFile[] }
   | { type: 'busy'; what: string | null }
   | { type: 'error'; where: string; message: string };
+
+/** What the page shows, kept in `window.playground` for tests and the console. */
+export interface PageState {
+  options: BackendOption[];
+  backend: BackendInfo | null;
+  session: SessionInfo | null;
+  records: StepRecord[];
+  kernels: KernelStats | null;
+  memory: MemoryFigures | null;
+  sample: string;
+  samples: number;
+  errors: string[];
+  running: boolean;
+  done: boolean;
+  busy: string | null;
+  downloads: string[];
+}

@@ -12,28 +12,13 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
+import type { PageState } from '../../examples/browser/protocol.js';
 import { chromiumMissing, launchChromium, startPlayground } from './chromium.js';
 
 const ARTIFACTS = resolve('tests/.artifacts');
 const SCREENSHOT = join(ARTIFACTS, 'playground.png');
 const PHONE = { width: 412, height: 915 };
 const STEP_TIMEOUT = 120_000;
-
-/** What the page keeps in window.playground (examples/browser/main.ts). */
-interface PageState {
-  options: { name: string; available: boolean; detail: string }[];
-  backend: { name: string; gpujsMode: string | null; mapKernelsFirst: boolean; adapter: { architecture: string; features: string[] } | null; limits: Record<string, number> } | null;
-  session: { step: number; steps: number; batch: number; context: number; vocab: number } | null;
-  records: { step: number; loss: number; valLoss?: number; tokensPerSecond: number }[];
-  kernels: { compiled: number; tuned: number; maxInvocations: number; maxWorkgroupBytes: number } | null;
-  memory: { N: number; D: number; V: number; logitBytes: number; cceBytes: number; naiveBytes: number | null } | null;
-  sample: string;
-  samples: number;
-  errors: string[];
-  running: boolean;
-  done: boolean;
-  busy: string | null;
-}
 
 const pageState = (page: Page) => page.evaluate(() => (globalThis as unknown as { playground: PageState }).playground);
 
