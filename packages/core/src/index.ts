@@ -21,6 +21,8 @@ export { type ElementwiseFn, coordinates, runtimeNaN, stridedOffset } from './op
 export { grid1d, dispatchKernel, runMap, memoKernel, contiguousStrides, lengthOf, type BufferArg } from './ops/launch.js';
 export * from './ops/tuned/block-product.js';
 export * from './ops/tuned/operands.js';
+export * from './ops/tuned/fragment-product.js';
+export * from './ops/tuned/matmul-fragments.js';
 export { bindingWindows, dispatchWindows, windowOf, type Window } from './ops/windows.js';
 export { broadcastShapes } from './ops/shape-utils.js';
 export * from './ops/elementwise-specs.js';

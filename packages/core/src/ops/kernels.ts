@@ -1,7 +1,7 @@
 // The map-variant kernels of the core ops, in the IR. Each is built once per rank / dtype combination
 // (memoKernel) and takes every size as a uniform. Tuned variants live beside the op that uses them.
 import { type Ex, type KernelBuilder, defineMapKernel, f32, i32, lit } from '../ir/builder.js';
-import type { ElementScalar, Kernel, NumericScalar } from '../ir/types.js';
+import type { ElementScalar, FloatType, Kernel, NumericScalar } from '../ir/types.js';
 import { memoKernel } from './launch.js';
 
 const WG = 64;
@@ -149,11 +149,12 @@ export function rowRstdKernel(): Kernel {
  * Batched matmul, one output element per invocation: out[b, i, j] = Σ_k A[b, i, k] B[b, k, j], where
  * A and B are read through strides, so transposes and broadcast batches cost nothing.
  */
-export function matmulMapKernel(): Kernel {
-  return memoKernel('matmul:map', () =>
-    defineMapKernel('matmul_map', { workgroupSize: WG, outputType: 'f32' },
+/** The map matmul: one invocation per output, f32 sums (of f16 inputs too), the result in `out`'s type. */
+export function matmulMapKernel(input: FloatType = 'f32', out: FloatType = 'f32'): Kernel {
+  return memoKernel(`matmul:map:${input}:${out}`, () =>
+    defineMapKernel(input === 'f32' && out === 'f32' ? 'matmul_map' : `matmul_map_${input}_${out}`, { workgroupSize: WG, outputType: out },
       (b) => ({
-        A: b.input('a', 'f32'), B: b.input('b', 'f32'),
+        A: b.input('a', input), B: b.input('b', input),
         M: b.uniform('M', 'i32'), N: b.uniform('N', 'i32'), K: b.uniform('K', 'i32'),
         aBatch: b.uniform('a_bs', 'i32'), aRow: b.uniform('a_rs', 'i32'), aK: b.uniform('a_ks', 'i32'),
         bBatch: b.uniform('b_bs', 'i32'), bK: b.uniform('b_ks', 'i32'), bCol: b.uniform('b_cs', 'i32'),
@@ -166,8 +167,9 @@ export function matmulMapKernel(): Kernel {
         const aBase = b.let('a_base', batch.mul(u.aBatch).add(i.mul(u.aRow)));
         const bBase = b.let('b_base', batch.mul(u.bBatch).add(j.mul(u.bCol)));
         const acc = b.var('acc', f32(0));
-        b.for('k', 0, u.K, (k) => acc.set(acc.add(u.A.at(aBase.add(k.mul(u.aK))).mul(u.B.at(bBase.add(k.mul(u.bK)))))));
-        return acc;
+        const read = (x: Ex) => (input === 'f32' ? x : x.toF32());
+        b.for('k', 0, u.K, (k) => acc.set(acc.add(read(u.A.at(aBase.add(k.mul(u.aK)))).mul(read(u.B.at(bBase.add(k.mul(u.bK))))))));
+        return out === 'f32' ? acc : acc.toF16();
       }));
 }
 

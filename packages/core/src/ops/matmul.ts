@@ -5,9 +5,10 @@ import { Tensor } from '../tensor.js';
 import { matmulMapKernel } from './kernels.js';
 import { runMap } from './launch.js';
 import { registerVariant, runVariant } from './variants.js';
-import { broadcastShapes, fmt, requireDtype, requireSameBackend, sameShape, sizeOf } from './shape-utils.js';
+import { broadcastShapes, fmt, requireSameBackend, sameShape, sizeOf } from './shape-utils.js';
+import type { FloatType } from '../ir/types.js';
 import { broadcastTo } from './shape-ops.js';
-import { noGrad } from '../autograd/record.js';
+import { isGradEnabled, noGrad } from '../autograd/record.js';
 
 /**
  * One matmul as variants see it: out [batch, M, N] (contiguous) = A' B' where A' is a [batch?, M, K]
@@ -40,13 +41,18 @@ registerVariant<MatmulProblem>('matmul', {
   priority: 0,
   supports: () => true,
   run: (_backend, p) => {
-    runMap(matmulMapKernel(), p.out, { a: p.a, b: p.b }, matmulStrides(p));
+    runMap(matmulMapKernel(p.a.dtype as FloatType, p.out.dtype as FloatType), p.out, { a: p.a, b: p.b }, matmulStrides(p));
   },
 });
 
 export interface MatmulOptions {
   transA?: boolean;
   transB?: boolean;
+  /**
+   * The result's dtype (default: the inputs'). f16 inputs are summed in f32 either way (on tensor cores
+   * where the backend has subgroup matrices) and rounded once to f16 unless the result is f32.
+   */
+  result?: FloatType;
 }
 
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
@@ -54,8 +60,12 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const transB = opts.transB ?? false;
   const desc = () => `matmul: ${fmt(a.shape)}${transA ? 'ᵀ' : ''} x ${fmt(b.shape)}${transB ? 'ᵀ' : ''}`;
   if (a.rank < 2 || b.rank < 2) throw new Error(`${desc()}: both operands need rank >= 2`);
-  requireDtype('matmul', a, 'f32', 'A');
-  requireDtype('matmul', b, 'f32', 'B');
+  if ((a.dtype !== 'f32' && a.dtype !== 'f16') || a.dtype !== b.dtype) {
+    throw new Error(`${desc()}: needs two f32 or two f16 operands, got ${a.dtype} and ${b.dtype}`);
+  }
+  const result = opts.result ?? a.dtype;
+  if (result !== 'f32' && result !== 'f16') throw new Error(`${desc()}: result must be 'f32' or 'f16', got ${String(result)}`);
+  if (a.dtype === 'f32' && result === 'f16') throw new Error(`${desc()}: f32 operands give an f32 result (cast it to f16 after)`);
   requireSameBackend('matmul', a, b);
   const [ar, ac] = [a.shape[a.rank - 2]!, a.shape[a.rank - 1]!];
   const [br, bc] = [b.shape[b.rank - 2]!, b.shape[b.rank - 1]!];
@@ -72,9 +82,13 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const eb = operand(b, batchB);
   const aBatch = sizeOf(ea.shape.slice(0, -2)) === 1 ? 0 : M * K;
   const bBatch = sizeOf(eb.shape.slice(0, -2)) === 1 ? 0 : K * N;
-  const out = Tensor.empty([...batch, M, N], 'f32', a.backend, 'matmul');
+  const out = Tensor.empty([...batch, M, N], result, a.backend, 'matmul');
   if (out.size > 0) runVariant<MatmulProblem>('matmul', a.backend, { a: ea, b: eb, out, M, N, K, transA, transB, aBatchStride: aBatch, bBatchStride: bBatch });
   if (ea !== a) ea.dispose();
   if (eb !== b) eb.dispose();
+  if (result !== a.dtype && isGradEnabled() && (a.requiresGrad || b.requiresGrad)) {
+    out.dispose();
+    throw new Error(`${desc()}: a result of another dtype than the operands (${a.dtype} -> ${result}) has no gradient here; cast the operands instead`);
+  }
   return record('matmul', [a, b], out, { transA, transB });
 }

@@ -3,6 +3,7 @@
 // kernels, except one that prefers map kernels (the CPU reference, where tiling only costs), which
 // still runs them when a test forces one with withVariant.
 import './matmul-tiled.js';
+import './matmul-fragments.js';
 import './reduce-rows.js';
 
 export * from './block-product.js';

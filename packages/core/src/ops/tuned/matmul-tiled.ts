@@ -129,7 +129,7 @@ export const TILE_MEDIUM: TileConfig = { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4 };
 
 const tileCount = (p: MatmulProblem, c: TileConfig) => tiledGrid(p, c).reduce((x, y) => x * y, 1);
 const usable = (backend: Backend, p: MatmulProblem, c: TileConfig) =>
-  tiledFits(backend, c) && tiledGrid(p, c).every((g) => g <= backend.capabilities.limits.maxWorkgroupsPerDimension)
+  p.a.dtype === 'f32' && tiledFits(backend, c) && tiledGrid(p, c).every((g) => g <= backend.capabilities.limits.maxWorkgroupsPerDimension)
   && p.out.size >= MIN_OUTPUTS;
 /** Problems this small run as well on the map kernel (a few hundred outputs). */
 const MIN_OUTPUTS = 1024;
