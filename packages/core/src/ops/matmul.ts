@@ -66,6 +66,9 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const result = opts.result ?? a.dtype;
   if (result !== 'f32' && result !== 'f16') throw new Error(`${desc()}: result must be 'f32' or 'f16', got ${String(result)}`);
   if (a.dtype === 'f32' && result === 'f16') throw new Error(`${desc()}: f32 operands give an f32 result (cast it to f16 after)`);
+  if (result !== a.dtype && isGradEnabled() && (a.requiresGrad || b.requiresGrad)) {
+    throw new Error(`${desc()}: a result of another dtype than the operands (${a.dtype} -> ${result}) has no gradient here; cast the operands instead`);
+  }
   requireSameBackend('matmul', a, b);
   const [ar, ac] = [a.shape[a.rank - 2]!, a.shape[a.rank - 1]!];
   const [br, bc] = [b.shape[b.rank - 2]!, b.shape[b.rank - 1]!];
@@ -86,9 +89,5 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   if (out.size > 0) runVariant<MatmulProblem>('matmul', a.backend, { a: ea, b: eb, out, M, N, K, transA, transB, aBatchStride: aBatch, bBatchStride: bBatch });
   if (ea !== a) ea.dispose();
   if (eb !== b) eb.dispose();
-  if (result !== a.dtype && isGradEnabled() && (a.requiresGrad || b.requiresGrad)) {
-    out.dispose();
-    throw new Error(`${desc()}: a result of another dtype than the operands (${a.dtype} -> ${result}) has no gradient here; cast the operands instead`);
-  }
   return record('matmul', [a, b], out, { transA, transB });
 }
