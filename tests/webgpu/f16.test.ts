@@ -93,6 +93,21 @@ if (await webgpuAvailable('f16')) {
     ['permute', 'slice', 'pad', 'concat'].forEach((name, j) => compare(name, got[j]!, want[j]!, exactly, [xs]));
   });
 
+  s('f16 matmul (f32 accumulation, f32 or f16 result) matches the reference at odd shapes in every layout, 0-sized included', async () => {
+    // Multiples of 2^-8 with K < 128: every partial sum is exact in f32, so any summation order agrees.
+    const rng = C.mulberry32(9);
+    const data = (n: number) => Array.from({ length: n }, () => Math.round((rng() * 2 - 1) * 256) / 256);
+    for (const [M, N, K, transA, transB, result, batch] of [[37, 45, 29, false, false, 'f32', 1], [33, 17, 20, true, true, 'f16', 2], [64, 48, 96, false, true, 'f32', 1],
+      [1, 1, 1, true, false, 'f16', 1], [0, 5, 3, false, false, 'f32', 1], [4, 3, 0, false, false, 'f16', 1]] as const) {
+      const a = data(batch * M * K);
+      const b = data(batch * K * N);
+      const lead = batch > 1 ? [batch] : [];
+      const run = async (be: C.Backend) => C.matmul(C.tensor(a, [...lead, ...(transA ? [K, M] : [M, K])], { dtype: 'f16', backend: be }),
+        C.tensor(b, [...lead, ...(transB ? [N, K] : [K, N])], { dtype: 'f16', backend: be }), { transA, transB, result }).read();
+      compare(`matmul ${M}x${N}x${K} ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} -> ${result}`, await run(gpu), await run(ref), exactly, [a]);
+    }
+  });
+
   s('without shader-f16 an f16 tensor is refused naming the op, the dtype and the backend', async () => {
     const plain = await createWebGpuBackend({ disableFeatures: ['shader-f16'] });
     try {
