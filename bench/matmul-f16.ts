@@ -22,6 +22,7 @@ const args = await C.parseCli({
     sizes: { type: 'list', of: 'integer', min: 1, placeholder: 'N,N,...', description: 'square sizes to time', defaultText: '1024,2048,4096,8192' },
     shapes: { type: 'list', of: 'string', placeholder: 'MxKxN,...', description: 'CCE-shaped products M x K times (N x K)^T to time', defaultText: '8192x768x50304,8192x2304x256000' },
     reps: { type: 'integer', min: 1, description: 'timed products per size and tile', defaultText: '20' },
+    dawn: { type: 'string', placeholder: 'OPTION', description: "an extra Dawn option, e.g. 'enable-dawn-features=disable_robustness' (toggle lists join ours)" },
     'no-check': { type: 'boolean', description: 'skip the checks against the CPU reference' },
     json: { type: 'string', placeholder: 'FILE', description: 'also write the results as JSON to FILE' },
   },
@@ -29,7 +30,8 @@ const args = await C.parseCli({
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const reps = args.reps ?? 20;
 
-const gpu = await createWebGpuBackend();
+const gpu = await createWebGpuBackend({ dawnOptions: args.dawn ? [args.dawn] : [] });
+log(`dawn options: ${gpu.report.dawnOptions.join(' ')}`);
 log(`adapter: ${gpu.report.name}; ${gpu.description}`);
 log(`subgroup-matrix configurations: ${gpu.report.subgroupMatrixConfigs.map(C.formatMatrixConfig).join(', ') || 'none'}`);
 const configs = gpu.capabilities.subgroupMatrixConfigs ?? [];

@@ -40,6 +40,9 @@ if (await webgpuAvailable('f16')) {
     assert.equal(gpu.report.subgroupMatrixConfigs.length > 0, gpu.capabilities.features.has('subgroupMatrix'));
     assert.ok(gpu.description.includes(', f16'), gpu.description);
     assert.equal(dawnOptionsFor({ disableFeatures: ['shader-f16', 'subgroups'] }), ['disable-dawn-features=timestamp_quantization']);
+    // A caller's toggle lists join ours (Dawn keeps one value per option name).
+    assert.equal(dawnOptionsFor({ dawnOptions: ['enable-dawn-features=disable_robustness,allow_unsafe_apis', 'backend=vulkan'] }),
+      ['disable-dawn-features=timestamp_quantization', 'enable-dawn-features=vulkan_enable_f16_on_nvidia,allow_unsafe_apis,disable_robustness', 'backend=vulkan']);
   });
 
   s('casts f32 -> f16 -> f32 and f16 -> i32 match the reference bit for bit (overflow to inf, subnormals, NaN)', async () => {

@@ -103,12 +103,25 @@ async function loadDawn(): Promise<DawnModule> {
     `Install it (pnpm add webgpu@0.6.2 in packages/backend-webgpu), or set CCE_WEBGPU_FROM to a folder whose node_modules holds it`);
 }
 
-/** The Dawn options for `create([...])`: ours (timestamps unquantised, the features' toggles), then the caller's. */
+/**
+ * The Dawn options for `create([...])`: ours (timestamps unquantised, the features' toggles), then the
+ * caller's. Dawn keeps one value per option name, so the caller's enable/disable-dawn-features lists
+ * are merged into ours rather than replacing them.
+ */
 export function dawnOptionsFor(opts: DeviceOptions): string[] {
   const off = new Set(opts.disableFeatures ?? []);
   if (off.has('subgroups')) off.add(SUBGROUP_MATRIX);
-  const toggles = Object.entries(FEATURE_TOGGLES).filter(([feature]) => !off.has(feature)).map(([, toggle]) => toggle);
-  return ['disable-dawn-features=timestamp_quantization', ...(toggles.length ? [`enable-dawn-features=${toggles.join(',')}`] : []), ...(opts.dawnOptions ?? [])];
+  const lists: Record<string, string[]> = {
+    'disable-dawn-features': ['timestamp_quantization'],
+    'enable-dawn-features': Object.entries(FEATURE_TOGGLES).filter(([feature]) => !off.has(feature)).map(([, toggle]) => toggle),
+  };
+  const rest: string[] = [];
+  for (const option of opts.dawnOptions ?? []) {
+    const [name, value] = [option.slice(0, option.indexOf('=')), option.slice(option.indexOf('=') + 1)];
+    if (name in lists) lists[name]!.push(...value.split(',').filter((t) => t && !lists[name]!.includes(t)));
+    else rest.push(option);
+  }
+  return [...Object.entries(lists).filter(([, l]) => l.length).map(([name, l]) => `${name}=${l.join(',')}`), ...rest];
 }
 
 /**
