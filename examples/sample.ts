@@ -4,11 +4,10 @@
 // position) as safetensors, for examples/pytorch/check_logits.py to compare with transformers' GPT-2.
 // Usage: pnpm sample -- --ckpt DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed S]
 import * as C from '@cce/core';
-import { type Tokenizer, type TokenizerSpec, encodeSafetensors, gptFromCheckpoint, loadCheckpoint, sampleTokens, tokenizerFromSpec } from '@cce/nn';
+import { TRAINING_STATE_FILE, type Tokenizer, type TokenizerSpec, encodeSafetensors, gptFromCheckpoint, loadCheckpoint, sampleTokens, tokenizerFromSpec } from '@cce/nn';
 import { renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { loadBackends } from './backends.js';
-import { TRAINING_STATE_FILE } from './train-gpt/resume.js';
 
 const args = await C.parseCli({
   command: 'pnpm sample',

@@ -3,14 +3,12 @@
 // and parsed as bytes, since a page has no file system. The optimizer's moments are not saved: a loaded
 // checkpoint continues with a fresh optimizer.
 import {
-  CONFIG_FILE, CheckpointError, GPT, type LoadedCheckpoint, MODEL_FILE, type Tokenizer, type TokenizerSpec, decodeSafetensors, encodeSafetensors, gpt2Config,
+  CONFIG_FILE, CheckpointError, GPT, type LoadedCheckpoint, MODEL_FILE, TRAINING_STATE_FILE, type Tokenizer, type TokenizerSpec, decodeSafetensors, encodeSafetensors, gpt2Config,
   gpt2DimsOf, gpt2Name, gptFromCheckpoint, tokenizerFromSpec,
 } from '@cce/nn';
 import type * as C from '@cce/core';
 import type { CheckpointFile } from './protocol.js';
 
-/** examples/train-gpt's name for the file that holds the tokenizer (`pnpm sample` reads it). */
-export const TRAINING_STATE_FILE = 'training_state.json';
 export const PLAYGROUND_STATE_FORMAT = 'cce-playground-v1';
 
 export interface PlaygroundState {

@@ -1,13 +1,12 @@
 // What `pnpm train --resume` reads back: the training state beside the checkpoint (step, schedule, the
 // sampler's and dropout's positions, the run's settings) and the optimizer's moments. Everything is read
 // and checked against the run before the model or the optimizer is touched.
-import { CheckpointError, type LoadedCheckpoint, type SafetensorsTensor, loadCheckpoint, readSafetensors, recoverCheckpointDir } from '@cce/nn';
+import { CheckpointError, type LoadedCheckpoint, type SafetensorsTensor, TRAINING_STATE_FILE, loadCheckpoint, readSafetensors, recoverCheckpointDir } from '@cce/nn';
 import type { CosineSchedule, TokenizerSpec } from '@cce/nn';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
-export const TRAINING_STATE_FILE = 'training_state.json';
 export const STATE_FORMAT = 'cce-train-state-v1';
 
 export interface TrainingState {

@@ -6,15 +6,16 @@ import * as C from '@cce/core';
 import type { Backend } from '@cce/core';
 import {
   AdamW, type AttentionKind, defaultAttention, BatchSampler, CONFIG_FILE, CheckpointError, GPT, MODEL_FILE, type GPTPresetName, type TokenData, checkGpt2Tensors, checkGptFits, gpt2Config, gpt2DimsOf, gpt2Name, gptStateDict,
-  gptConfig, gptParameterCount, lrAt, prepareData, validationBatches, writeCheckpointDir,
+  TRAINING_STATE_FILE, gptConfig, gptParameterCount, lrAt, prepareData, validationBatches, writeCheckpointDir,
 } from '@cce/nn';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { trainingCurveSvg } from './loss-curve.js';
 import { type Progress, formatDuration } from './progress.js';
-import { OPTIMIZER_FILE, type ResumePoint, STATE_FORMAT, TRAINING_STATE_FILE, type TrainingState, readResumePoint, savedAttention } from './resume.js';
+import { OPTIMIZER_FILE, type ResumePoint, STATE_FORMAT, type TrainingState, readResumePoint, savedAttention } from './resume.js';
 
-export { OPTIMIZER_FILE, TRAINING_STATE_FILE } from './resume.js';
+export { OPTIMIZER_FILE } from './resume.js';
+export { TRAINING_STATE_FILE } from '@cce/nn';
 
 export interface TrainOptions {
   backend: Backend;

@@ -6,6 +6,8 @@ import { readSafetensors, type SafetensorsTensor } from './safetensors.js';
 
 export const MODEL_FILE = 'model.safetensors';
 export const CONFIG_FILE = 'config.json';
+/** The state file beside a training run's checkpoint; it holds the tokenizer that sampling reads. */
+export const TRAINING_STATE_FILE = 'training_state.json';
 
 export interface Checkpoint {
   tensors: Map<string, SafetensorsTensor> | Record<string, SafetensorsTensor>;
