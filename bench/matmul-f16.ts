@@ -13,12 +13,13 @@ import * as C from '../packages/core/src/index.js';
 import { createWebGpuBackend } from '../packages/backend-webgpu/src/index.js';
 
 const DEFAULT_TILES = ['128x128x32/2x4', '128x128x32/2x2', '128x128x16/2x4', '128x256x16/2x4', '256x128x16/4x2', '64x128x32/2x2',
-  '128x64x32/2x2', '64x64x32/2x2', '128x128x32/2x4@16x8x16'];
+  '128x64x32/2x2', '64x64x32/2x2', '128x128x32/2x4@16x8x16', '128x128x64/2x4:1', '128x128x64/2x2:1', '256x128x32/4x2:1', '128x256x32/2x4:1',
+  '256x128x32/2x2:1'];
 const args = await C.parseCli({
   command: 'node matmul-f16.mjs',
   summary: 'Fragment (tensor-core) f16 matmul tiles checked against the CPU reference at odd shapes in every layout, then timed.',
   flags: {
-    tiles: { type: 'list', of: 'string', placeholder: 'BMxBNxBK/SMxSN[@MxNxK],...', description: 'fragment tiles to check and time', defaultText: DEFAULT_TILES.join(',') },
+    tiles: { type: 'list', of: 'string', placeholder: 'BMxBNxBK/SMxSN[@MxNxK][:1],...', description: "fragment tiles to check and time (':1': one staging buffer)", defaultText: DEFAULT_TILES.join(',') },
     sizes: { type: 'list', of: 'integer', min: 1, placeholder: 'N,N,...', description: 'square sizes to time', defaultText: '1024,2048,4096,8192' },
     shapes: { type: 'list', of: 'string', placeholder: 'MxKxN,...', description: 'CCE-shaped products M x K times (N x K)^T to time', defaultText: '8192x768x50304,8192x2304x256000' },
     reps: { type: 'integer', min: 1, description: 'timed products per size and tile', defaultText: '20' },
@@ -38,12 +39,12 @@ const configs = gpu.capabilities.subgroupMatrixConfigs ?? [];
 const subgroupSize = gpu.capabilities.subgroupMaxSize ?? 32;
 
 function parseTile(text: string): C.FragmentTile {
-  const m = /^(\d+)x(\d+)x(\d+)\/(\d+)x(\d+)(?:@(\d+)x(\d+)x(\d+))?$/.exec(text);
-  if (!m) throw new Error(`--tiles: '${text}' is not BMxBNxBK/SMxSN[@MxNxK] (e.g. 128x128x32/2x4)`);
-  const [BM, BN, BK, SM, SN, fm = 16, fn = 16, fk = 16] = m.slice(1).map((s) => (s === undefined ? undefined : Number(s)));
+  const m = /^(\d+)x(\d+)x(\d+)\/(\d+)x(\d+)(?:@(\d+)x(\d+)x(\d+))?(:1)?$/.exec(text);
+  if (!m) throw new Error(`--tiles: '${text}' is not BMxBNxBK/SMxSN[@MxNxK][:1] (e.g. 128x128x32/2x4; ':1' stages each slice once)`);
+  const [BM, BN, BK, SM, SN, fm = 16, fn = 16, fk = 16] = m.slice(1, 9).map((s) => (s === undefined ? undefined : Number(s)));
   const matrix = configs.find((c) => c.component === 'f16' && c.result === 'f32' && c.M === fm && c.N === fn && c.K === fk);
   if (!matrix) throw new Error(`--tiles ${text}: the device offers no ${fm}x${fn}x${fk} f16 -> f32 subgroup matrix`);
-  return { BM: BM!, BN: BN!, BK: BK!, SM: SM!, SN: SN!, matrix, subgroupSize };
+  return { BM: BM!, BN: BN!, BK: BK!, SM: SM!, SN: SN!, matrix, subgroupSize, ...(m[9] ? { stages: 1 as const } : {}) };
 }
 const tiles = (args.tiles ?? DEFAULT_TILES).map((text) => ({ text, tile: parseTile(text) })).filter(({ text, tile }) => {
   const err = C.fragmentTileError(tile) ?? (C.fragmentsFit(gpu, tile) ? null : 'does not fit the device limits (workgroup memory or invocations)');

@@ -1,8 +1,8 @@
 // The fragment (tensor-core) block-product engine and core's f16 matmul on it, on the CPU reference,
 // whose subgroup matrices run each subgroup's invocations in lockstep: every operand layout (NN, NT,
 // TN, TT; vec4 and scalar loads; whole-fragment and per-element epilogues; f32 and f16 results;
-// batched, broadcast, 0-sized, 1x1x1) at odd shapes, with two fragment configurations and subgroup
-// sizes, against a float64 product. The data are multiples of 2^-8 in [-1, 1] and K stays below 128,
+// batched, broadcast, 0-sized, 1x1x1) at odd shapes, with two fragment configurations, two subgroup
+// sizes and one and two staging buffers, against a float64 product. The data are multiples of 2^-8 in [-1, 1] and K stays below 128,
 // so every f32 partial sum is exact: the f32 result must equal the float64 product, and an f16 result
 // that product rounded once to f16. Then NaN and infinities, and the errors.
 import { suite } from 'uvu';
@@ -17,6 +17,7 @@ const config = (M: number, N: number, K: number) => configs.find((c) => c.M === 
 const TILES: C.FragmentTile[] = [
   { BM: 32, BN: 32, BK: 16, SM: 2, SN: 1, matrix: config(16, 16, 16), subgroupSize: 4 },
   { BM: 32, BN: 16, BK: 16, SM: 1, SN: 2, matrix: config(16, 8, 8), subgroupSize: 8 },
+  { BM: 16, BN: 32, BK: 32, SM: 1, SN: 2, matrix: config(16, 16, 16), subgroupSize: 8, stages: 1 },
 ];
 
 const data = (n: number, seed: number) => {

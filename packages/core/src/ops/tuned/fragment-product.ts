@@ -3,8 +3,9 @@
 // its subgroups hold the block as result fragments (the device's M x N subgroup-matrix tiles): a grid of
 // SM x SN subgroups, each owning (BM / SM) x (BN / SN) of the block as FM x FN fragments in f32 (or f16)
 // accumulators. Each k slice of A (BM rows x BK) and of B (BN rows x BK) is staged in workgroup memory in
-// the operands' component type, double buffered (one barrier per slice; the next slice's global loads,
-// four consecutive elements per load, are in flight while the current one is multiplied); rows of a
+// the operands' component type, double buffered (one barrier per slice) or, to fit larger blocks, single
+// (two); either way the next slice's global loads, four consecutive elements per load, are in flight
+// while the current one is multiplied. Rows of a
 // staged slice are padded by 8 elements (16 bytes) so that the fragments' row loads avoid bank
 // conflicts. Fragments load from the staged slice row- or column-major, as the operand was stored.
 //
@@ -28,6 +29,12 @@ export interface FragmentTile {
   matrix: SubgroupMatrixConfig;
   /** Invocations per subgroup (the backend's largest subgroup size). */
   subgroupSize: number;
+  /**
+   * Staging buffers (default 2): two give one barrier per slice; one halves the workgroup memory (larger
+   * blocks or slices fit) for a second barrier per slice. Either way the next slice's global loads are
+   * in flight while the current one is multiplied.
+   */
+  stages?: 1 | 2;
 }
 
 /** Elements of padding after each row of a staged slice. */
@@ -35,7 +42,7 @@ const PAD = 8;
 
 export const fragmentThreads = (c: FragmentTile): number => c.SM * c.SN * c.subgroupSize;
 export const fragmentKey = (c: FragmentTile): string =>
-  `${c.BM}x${c.BN}x${c.BK}_s${c.SM}x${c.SN}_m${c.matrix.M}x${c.matrix.N}x${c.matrix.K}${c.matrix.component}${c.matrix.result}_sg${c.subgroupSize}`;
+  `${c.BM}x${c.BN}x${c.BK}_s${c.SM}x${c.SN}_m${c.matrix.M}x${c.matrix.N}x${c.matrix.K}${c.matrix.component}${c.matrix.result}_sg${c.subgroupSize}${c.stages === 1 ? '_1stage' : ''}`;
 /** Fragments per subgroup along rows and columns. */
 export const fragmentCounts = (c: FragmentTile) => ({ FM: c.BM / c.SM / c.matrix.M, FN: c.BN / c.SN / c.matrix.N });
 
@@ -48,6 +55,7 @@ export function fragmentTileError(c: FragmentTile): string | null {
   if (c.BK % K || c.BK % 4) return `BK must be a multiple of the fragment's K (${K}) and of 4`;
   if (((c.BM * c.BK) / 4) % T || ((c.BN * c.BK) / 4) % T) return `BM*BK/4 and BN*BK/4 must be multiples of the ${T} invocations`;
   if ((M * N) % c.subgroupSize) return `a fragment's ${M * N} elements must be a multiple of the subgroup size`;
+  if (c.stages !== undefined && c.stages !== 1 && c.stages !== 2) return `stages must be 1 or 2, got ${c.stages}`;
   return null;
 }
 
@@ -83,7 +91,7 @@ const staging = (op: FragmentOperand, rows: number, BK: number) =>
 
 /** Workgroup memory (bytes) a fragment product with these operands stages (plus `eachElement`'s scratch). */
 export function fragmentWorkgroupBytes(c: FragmentTile, A: FragmentOperand, B: FragmentOperand, scratch: boolean): number {
-  const elems = 2 * (staging(A, c.BM, c.BK).length + staging(B, c.BN, c.BK).length);
+  const elems = (c.stages ?? 2) * (staging(A, c.BM, c.BK).length + staging(B, c.BN, c.BK).length);
   return elems * 2 + (scratch ? c.SM * c.SN * c.matrix.M * c.matrix.N * (c.matrix.result === 'f16' ? 2 : 4) : 0);
 }
 
@@ -91,13 +99,14 @@ export function createFragmentProduct(b: KernelBuilder, c: FragmentTile, A: Frag
   const err = fragmentTileError(c);
   if (err) throw new Error(`fragment product ${fragmentKey(c)}: ${err}`);
   const { BM, BN, BK, SM, SN, matrix: m, subgroupSize } = c;
+  const stages = c.stages ?? 2;
   const { FM, FN } = fragmentCounts(c);
   const T = fragmentThreads(c);
   const comp: FloatType = m.component;
   const sa = staging(A, BM, BK);
   const sb = staging(B, BN, BK);
-  const As = b.workgroupArray(`${name}_a`, comp, 2 * sa.length);
-  const Bs = b.workgroupArray(`${name}_b`, comp, 2 * sb.length);
+  const As = b.workgroupArray(`${name}_a`, comp, stages * sa.length);
+  const Bs = b.workgroupArray(`${name}_b`, comp, stages * sb.length);
   const left = matrixType('left', comp, m.K, m.M);
   const right = matrixType('right', comp, m.N, m.K);
   const result = matrixType('result', m.result, m.N, m.M);
@@ -150,9 +159,9 @@ export function createFragmentProduct(b: KernelBuilder, c: FragmentTile, A: Frag
       b.barrier();
       const tiles = b.let(`${name}_tiles`, K.add(BK - 1).div(BK));
       b.for(`${name}_t`, 0, tiles, (t) => {
-        const cur = b.let('cur', t.bitAnd(1));
-        const offA = b.let('off_a', cur.mul(sa.length));
-        const offB = b.let('off_b', cur.mul(sb.length));
+        const cur = stages === 2 ? b.let('cur', t.bitAnd(1)) : null;
+        const offA = cur ? b.let('off_a', cur.mul(sa.length)) : i32(0);
+        const offB = cur ? b.let('off_b', cur.mul(sb.length)) : i32(0);
         // Prefetch the next slice (past K it reads zeros, which are never used).
         fetch(b.let('k_next', t.add(1).mul(BK)));
         for (let kk = 0; kk < BK; kk += m.K) {
@@ -164,7 +173,9 @@ export function createFragmentProduct(b: KernelBuilder, c: FragmentTile, A: Frag
             B.along === 'rows' ? offB.add(col).add(kk * sb.stride) : offB.add(col.mul(sb.stride)).add(kk), sb.stride, { colMajor: B.along === 'k' })));
           fragments.forEach((f, n) => f.acc.set(b.matrixMultiplyAdd(ls[Math.floor(n / FN)]!, rs[n % FN]!, f.acc)));
         }
-        stage(i32(sa.length).sub(offA), i32(sb.length).sub(offB));
+        // Two stages: the next slice goes to the other buffer. One: wait until every subgroup is done with it.
+        if (stages === 1) b.barrier();
+        stage(cur ? i32(sa.length).sub(offA) : 0, cur ? i32(sb.length).sub(offB) : 0);
         b.barrier();
       });
     },
