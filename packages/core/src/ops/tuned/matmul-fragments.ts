@@ -132,13 +132,14 @@ export function runFragmentMatmul(backend: Backend, p: MatmulProblem, t: Fragmen
 }
 
 /**
- * The tile core's matmul uses: 128 x 128 per workgroup, k slices of 32, 2 x 4 subgroups of 64 x 32
- * each (4 x 2 fragments of 16 x 16).
+ * The tile core's matmul uses, the fastest measured on the H200 (BENCHMARKS.md): 256 x 128 per
+ * workgroup, k slices of 32 staged once (two staging buffers would not fit 48 KiB), 4 x 2 subgroups of
+ * 64 x 64 each (4 x 4 fragments of 16 x 16).
  */
-export const FRAGMENT_TILE = { BM: 128, BN: 128, BK: 32, SM: 2, SN: 4 } as const;
+export const FRAGMENT_TILE = { BM: 256, BN: 128, BK: 32, SM: 4, SN: 2, stages: 1 } as const;
 
 registerVariant<MatmulProblem>('matmul', {
-  name: 'fragments-128x128',
+  name: 'fragments',
   priority: 5,
   tuned: true,
   supports: (backend, p) => {
