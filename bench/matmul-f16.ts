@@ -37,6 +37,10 @@ log(`dawn options: ${gpu.report.dawnOptions.join(' ')}`);
 log(`adapter: ${gpu.report.name}; ${gpu.description}`);
 log(`subgroup-matrix configurations: ${gpu.report.subgroupMatrixConfigs.map(C.formatMatrixConfig).join(', ') || 'none'}`);
 const configs = gpu.capabilities.subgroupMatrixConfigs ?? [];
+if (!configs.length) {
+  console.error(`matmul-f16: the adapter (${gpu.report.name}) offers no subgroup matrices, so there is no fragment matmul to check or time`);
+  process.exit(1);
+}
 const subgroupSize = gpu.capabilities.subgroupMaxSize ?? 32;
 
 function parseTile(text: string): C.FragmentTile {

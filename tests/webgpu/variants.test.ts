@@ -69,6 +69,10 @@ function hostReduce(c: ReduceCase, x: ArrayLike<number>): Float64Array {
   });
 }
 
+// The f16-only variant (tensor-core fragments) has its own suite: tests/core/fragment-matmul.test.ts.
+const F16_ONLY_MATMUL_VARIANTS = new Set(['fragments']);
+const f32MatmulVariants = () => C.variantsOf('matmul').filter((v) => !F16_ONLY_MATMUL_VARIANTS.has(v));
+
 function randomData(n: number, seed: number): Float64Array {
   const rng = C.mulberry32(seed);
   return Float64Array.from({ length: n }, () => rng() * 2 - 1);
@@ -87,7 +91,7 @@ function variantSuite(label: string, makeBackend: () => Promise<Backend>, ops = 
   s.after.each((ctx) => {
     if (process.env.SHOW_TIMES) console.log(`\n${label} | ${ctx.__test__} | ${(performance.now() - t0).toFixed(0)} ms`);
   });
-  for (const variant of ops.includes('matmul') ? C.variantsOf('matmul') : []) {
+  for (const variant of ops.includes('matmul') ? f32MatmulVariants() : []) {
     matmulCases.forEach((c, ci) => {
       // The interpreter runs a tiled kernel's 256 invocations in lockstep: a subset of the cases there.
       if (label.startsWith('cpu') && variant !== 'map' && !c.cpu) return;
@@ -108,7 +112,7 @@ function variantSuite(label: string, makeBackend: () => Promise<Backend>, ops = 
   }
   // Gradients through the forced variant (dA = G Bᵀ and dB = Aᵀ G are matmuls too, of other layouts), on
   // the GPU only (the interpreter's share is the forward cases above).
-  for (const variant of ops.includes('matmul') && !label.startsWith('cpu') ? C.variantsOf('matmul') : []) {
+  for (const variant of ops.includes('matmul') && !label.startsWith('cpu') ? f32MatmulVariants() : []) {
     for (const [transA, transB] of [[false, false], [true, true]] as const) {
       s(`matmul ${variant}: gradients, transA ${transA} transB ${transB}, 37x33 @ 33x41`, async () => {
         const [M, K, N] = [37, 33, 41];
