@@ -112,6 +112,22 @@ s("core's matmul runs f16 operands on the fragment variant where the backend has
   });
 });
 
+s('the tile follows the grid: fewer than SMALL_GRID_WORKGROUPS large blocks take the small-grid tile', () => {
+  const be = reference(32);
+  const choose = (M: number, N: number) => {
+    const out = C.Tensor.empty([M, N], 'f16', be, 'test');
+    const t = C.fragmentTileForProblem(be, { a: C.Tensor.empty([1, 1], 'f16', be), b: out, out, M, N, K: 64, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 });
+    out.dispose();
+    return t && `${t.BM}x${t.BN}x${t.BK}`;
+  };
+  const key = (t: { BM: number; BN: number; BK: number }) => `${t.BM}x${t.BN}x${t.BK}`;
+  assert.is(choose(1024, 1024), key(C.SMALL_GRID_TILE), '1024^2: 32 large blocks');
+  assert.is(choose(2048, 2048), key(C.FRAGMENT_TILE), '2048^2: 128 large blocks');
+  assert.is(choose(2048, 2047), key(C.FRAGMENT_TILE), 'a partial block counts as one');
+  assert.is(choose(2048, 1920), key(C.SMALL_GRID_TILE), '120 large blocks');
+  assert.is(C.fragmentTileForProblem(new C.CpuBackend({ subgroupMatrixConfigs: [] }), { a: C.Tensor.empty([1, 1], 'f16', be), b: C.Tensor.empty([1, 1], 'f16', be), out: C.Tensor.empty([1, 1], 'f16', be), M: 1, N: 1, K: 1, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 }), undefined, 'no subgroup matrices, no tile');
+});
+
 s('NaN and infinities propagate as in the float64 product (and as in the map variant)', async () => {
   const be = reference(4);
   const [M, N, K] = [20, 19, 18];
