@@ -41,12 +41,19 @@ await build({
   logLevel: 'warning',
 });
 
-// Capture uvu's summary to print the closing line.
+// Capture uvu's summary to print the closing line, and note when each file's header passes (uvu prints
+// it as the file starts) to report the slowest files.
 let captured = '';
+const fileNames = new Set(files.map((f) => relative(root, f)));
+const fileStarts = [];
 const write = process.stdout.write.bind(process.stdout);
 process.stdout.write = (chunk, ...rest) => {
-  captured += String(chunk);
+  const text = String(chunk);
+  captured += text;
   if (captured.length > 65536) captured = captured.slice(-4096);
+  for (const line of text.replace(/\x1b\[[0-9;]*m/g, '').split('\n')) {
+    if (fileNames.has(line.trim())) fileStarts.push([line.trim(), Date.now()]);
+  }
   return write(chunk, ...rest);
 };
 
@@ -74,6 +81,10 @@ const passed = num('Passed');
 const skipped = num('Skipped');
 // uvu's Total counts the tests that ran; skipped ones (test.skip, or left out by test.only) are apart from it.
 const failed = total - passed + loadFailures;
-console.log(`tests ran in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+const ended = Date.now();
+const fileTimes = fileStarts.map(([name, t], i) => [name, ((fileStarts[i + 1]?.[1] ?? ended) - t) / 1000]);
+const slowest = fileTimes.sort((x, y) => y[1] - x[1]).slice(0, 8);
+if (slowest.length > 1) console.log(`slowest files: ${slowest.map(([name, sec]) => `${name} ${sec.toFixed(1)} s`).join(', ')}`);
+console.log(`tests ran in ${((ended - started) / 1000).toFixed(1)} s`);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exitCode = failed > 0 || passed === 0 ? 1 : 0;
