@@ -139,8 +139,8 @@ export function runFragmentMatmul(backend: Backend, p: MatmulProblem, t: Fragmen
 export const FRAGMENT_TILE = { BM: 256, BN: 128, BK: 32, SM: 4, SN: 2, stages: 1 } as const;
 /**
  * For grids of fewer than SMALL_GRID_WORKGROUPS blocks of FRAGMENT_TILE, which leave most of a large GPU
- * idle and wait on every slice: 128 x 128 blocks and slices of 64 (1024^3 on the H200: 12.7 TFLOP/s
- * against 7.7; equal at 2048^3, where the large tile's grid is 128 blocks).
+ * idle and wait on every slice: 128 x 128 blocks and slices of 64 (1024^3 on the H200: 0.038 ms against
+ * 0.058; equal at 2048^3, where the large tile's grid is 128 blocks).
  */
 export const SMALL_GRID_TILE = { BM: 128, BN: 128, BK: 64, SM: 2, SN: 4, stages: 1 } as const;
 export const SMALL_GRID_WORKGROUPS = 128;
