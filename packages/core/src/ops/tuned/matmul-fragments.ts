@@ -45,9 +45,10 @@ export function fragmentMatmulKernel(t: FragmentTile, l: FragmentLayout, out: Fl
 
 /**
  * An f16 operand of `extent` rows stored [rows, K] (kMajor false: along 'k') or [K, rows] (kMajor true:
- * along 'rows') from `base`, read four consecutive elements of its contiguous dimension at a time.
+ * along 'rows') from `base`, read four consecutive elements of its contiguous dimension at a time
+ * (`src` declared as vec4<f16> when `vec4`: the contiguous extent is then a multiple of 4).
  */
-function denseF16Operand(b: KernelBuilder, src: BufferRef, base: Ex, extent: Ex, K: Ex, kMajor: boolean, vec4: boolean): FragmentOperand {
+export function denseF16Operand(b: KernelBuilder, src: BufferRef, base: Ex, extent: Ex, K: Ex, kMajor: boolean, vec4: boolean): FragmentOperand {
   const zero = lit(0, 'f16');
   return {
     along: kMajor ? 'rows' : 'k',
