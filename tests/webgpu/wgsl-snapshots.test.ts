@@ -2,12 +2,13 @@
 // tests/webgpu/snapshots/<kernel>.wgsl and are compared exactly; UPDATE_SNAPSHOTS=1 writes them anew.
 // These need no adapter: codegen is plain TypeScript.
 import { suite } from 'uvu';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kernel } from '@cce/core';
 import { generateWgsl } from '@cce/backend-webgpu';
 import { TILE_MEDIUM, tiledMatmulKernel, workgroupReduceKernel } from '../../packages/core/src/ops/tuned/index.js';
+import { FRAGMENT_TILE, fragmentMatmulKernel, subgroupMatmulKernel } from '../../packages/core/src/index.js';
 import { intOpsKernel, reservedNamesKernel, sharedKernel, subgroupKernel, vectorKernel } from './kernels.js';
 
 /** The repository root: the nearest folder above this file (source or bundle) with pnpm-workspace.yaml. */
@@ -24,6 +25,7 @@ function repoRoot(): string {
 const dir = join(repoRoot(), 'tests', 'webgpu', 'snapshots');
 const update = process.env.UPDATE_SNAPSHOTS === '1';
 
+const H200_MATRIX = { M: 16, N: 16, K: 16, component: 'f16', result: 'f32' } as const;
 const kernels: Kernel[] = [
   intOpsKernel,
   vectorKernel,
@@ -32,6 +34,10 @@ const kernels: Kernel[] = [
   reservedNamesKernel,
   tiledMatmulKernel(TILE_MEDIUM, { transA: false, transB: true, vecA: false, vecB: false, vecOut: true }),
   workgroupReduceKernel('logsumexp', 'f32', true),
+  // Tensor cores as on the H200 (subgroups of 32, 16x16x16 f16 -> f32): the naive kernel and core's f16
+  // matmul tile with vec4 loads and whole-fragment stores.
+  subgroupMatmulKernel({ config: H200_MATRIX, tilesM: 2, tilesN: 2, subgroups: 2, subgroupSize: 32 }),
+  fragmentMatmulKernel({ ...FRAGMENT_TILE, matrix: H200_MATRIX, subgroupSize: 32 }, { transA: false, transB: true, vecA: true, vecB: true, direct: true }, 'f32'),
 ];
 
 function firstDifference(a: string, b: string): string {
@@ -61,4 +67,9 @@ for (const k of kernels) {
     }
   });
 }
+s('every snapshot file belongs to a kernel above', () => {
+  const names = new Set(kernels.map((k) => `${k.name}.wgsl`));
+  const stale = readdirSync(dir).filter((f) => f.endsWith('.wgsl') && !names.has(f));
+  if (stale.length) throw new Error(`snapshots of no listed kernel (remove them or list their kernels): ${stale.join(', ')}`);
+});
 s.run();
