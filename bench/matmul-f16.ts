@@ -5,10 +5,10 @@
 // user calls it (TFLOP/s, 2 M N K per product; GPU time from timestamps, and the wall clock's). PyTorch's cuBLAS numbers come from
 // bench/torch_matmul_f16.py in the same device call.
 //
-//   node dist/device/matmul-f16.mjs [--tiles 128x128x32/2x4,...] [--sizes 1024,4096] [--reps 20] [--json FILE]
+//   pnpm bench:matmul-f16 [-- --tiles 128x128x32/2x4,...] [--sizes 1024,4096] [--reps 10] [--json]
+// (bundled for a GPU machine: node matmul-f16.mjs ...). --json: only JSON on stdout, progress on stderr.
 //
 // Exit code 1 when a check fails (the timings still print).
-import { writeFileSync } from 'node:fs';
 import * as C from '../packages/core/src/index.js';
 import { createWebGpuBackend } from '../packages/backend-webgpu/src/index.js';
 
@@ -26,10 +26,10 @@ const args = await C.parseCli({
     rounds: { type: 'integer', min: 1, description: 'rounds over all tiles per size (the best counts)', defaultText: '3' },
     dawn: { type: 'string', placeholder: 'OPTION', description: "an extra Dawn option, e.g. 'enable-dawn-features=disable_robustness' (toggle lists join ours)" },
     'no-check': { type: 'boolean', description: 'skip the checks against the CPU reference' },
-    json: { type: 'string', placeholder: 'FILE', description: 'also write the results as JSON to FILE' },
+    json: C.commonFlags.json,
   },
 });
-const log = (line: string) => process.stdout.write(`${line}\n`);
+const log = C.cliLog(!!args.json);
 const reps = args.reps ?? 10;
 
 const gpu = await createWebGpuBackend({ dawnOptions: args.dawn ? [args.dawn] : [] });
@@ -196,7 +196,7 @@ for (const { name, M, N, K, transB } of products) {
   b.dispose();
 }
 
-if (args.json) writeFileSync(args.json, JSON.stringify({ adapter: gpu.report.name, configs: gpu.report.subgroupMatrixConfigs, checks, timings, failures }, null, 2));
+if (args.json) console.log(JSON.stringify({ adapter: gpu.report.name, configs: gpu.report.subgroupMatrixConfigs, checks, timings, failures }, null, 2));
 log(failures.length ? `FAILED: ${failures.length} check(s): ${failures.join('; ')}` : `all ${checks.length} checks passed`);
 gpu.destroy();
-process.exit(failures.length ? 1 : 0);
+process.exitCode = failures.length ? 1 : 0;
