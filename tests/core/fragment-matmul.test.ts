@@ -150,6 +150,15 @@ s('NaN and infinities propagate as in the float64 product (and as in the map var
   expectEqual('map variant', await (await C.withVariant('matmul', 'map', () => C.matmul(ta, tb, { result: 'f32' }))).read(), want);
 });
 
+s('backward through an f16 matmul is refused naming the op (gradients are f32; f16 training is a later step)', async () => {
+  const be = reference(8);
+  const ta = C.tensor(data(6, 21), [2, 3], { dtype: 'f16', backend: be });
+  const tb = C.tensor(data(12, 22), [3, 4], { dtype: 'f16', backend: be });
+  ta.requiresGrad = true;
+  const y = await C.withVariant('matmul', 'fragments', async () => C.matmul(ta, tb));
+  assert.throws(() => C.backward(y, C.ones([2, 4], { dtype: 'f16', backend: be })), /backward: the backward of 'matmul' gave an f16 gradient .* for input 0 .*; gradients are f32/);
+});
+
 s('malformed tiles, mixed dtypes and a dtype-changing matmul under autograd are refused with the numbers', () => {
   const t = TILES[0]!;
   assert.match(C.fragmentTileError({ ...t, BM: 24 }) ?? '', /BM and BN must be multiples of SM x 16/);
