@@ -122,7 +122,7 @@ export function fragmentsFit(backend: Backend, t: FragmentTile): boolean {
   return fragmentTileError(t) === null && kernelFits(backend, fragmentMatmulKernel(t, MOST, 'f32'));
 }
 
-export function fragmentGrid(p: MatmulProblem, t: FragmentTile): [number, number, number] {
+export function fragmentGrid(p: MatmulProblem, t: Pick<FragmentTile, 'BM' | 'BN'>): [number, number, number] {
   return [Math.ceil(p.N / t.BN), Math.ceil(p.M / t.BM), p.out.size / (p.M * p.N)];
 }
 
@@ -146,15 +146,27 @@ export const FRAGMENT_TILE = { BM: 256, BN: 128, BK: 32, SM: 4, SN: 2, stages: 1
 export const SMALL_GRID_TILE = { BM: 128, BN: 128, BK: 64, SM: 2, SN: 4, stages: 1 } as const;
 export const SMALL_GRID_WORKGROUPS = 128;
 
+/** Core's two tiles on each backend, where it can run them (once per backend: matmul asks on every call). */
+const coreTiles = new WeakMap<Backend, { large?: FragmentTile; small?: FragmentTile }>();
+function coreTilesOf(backend: Backend): { large?: FragmentTile; small?: FragmentTile } {
+  let tiles = coreTiles.get(backend);
+  if (!tiles) {
+    const usable = (shape: Omit<FragmentTile, 'matrix' | 'subgroupSize'>) => {
+      const t = fragmentTileFor(backend, shape);
+      return t && fragmentsFit(backend, t) ? t : undefined;
+    };
+    tiles = { large: usable(FRAGMENT_TILE), small: usable(SMALL_GRID_TILE) };
+    coreTiles.set(backend, tiles);
+  }
+  return tiles;
+}
+
 /** The fragment tile core's matmul uses for problem `p` on `backend` (undefined where none fits). */
 export function fragmentTileForProblem(backend: Backend, p: MatmulProblem): FragmentTile | undefined {
-  const fits = (t: FragmentTile | undefined): t is FragmentTile =>
-    !!t && fragmentsFit(backend, t) && fragmentGrid(p, t).every((g) => g <= backend.capabilities.limits.maxWorkgroupsPerDimension);
-  const large = fragmentTileFor(backend, FRAGMENT_TILE);
-  const small = fragmentTileFor(backend, SMALL_GRID_TILE);
-  const blocks = large ? fragmentGrid(p, large).reduce((x, y) => x * y, 1) : 0;
-  if (blocks < SMALL_GRID_WORKGROUPS && fits(small)) return small;
-  return fits(large) ? large : undefined;
+  const { large, small } = coreTilesOf(backend);
+  const withinGrid = (t: FragmentTile | undefined) => t && fragmentGrid(p, t).every((g) => g <= backend.capabilities.limits.maxWorkgroupsPerDimension) ? t : undefined;
+  const blocks = fragmentGrid(p, FRAGMENT_TILE).reduce((x, y) => x * y, 1);
+  return (blocks < SMALL_GRID_WORKGROUPS ? withinGrid(small) : undefined) ?? withinGrid(large);
 }
 
 registerVariant<MatmulProblem>('matmul', {
